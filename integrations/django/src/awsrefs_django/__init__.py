@@ -1,0 +1,1 @@
+"""awsrefs integration (work in progress)."""

@@ -1,0 +1,150 @@
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Iterable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+from awsrefs.backends._base import Fetched, Miss, Outcome
+from awsrefs.errors import FailureKind
+
+__all__ = ["Cache", "Entry"]
+
+log = logging.getLogger("awsrefs")
+
+Key = tuple[Any, ...]
+
+# After a failed refresh, a stale value is served for this long (at most the TTL) before
+# the next attempt, so an outage does not turn every read into an AWS call. "Not found" is
+# remembered as long, so an optional reference read in a loop is not a call per read.
+STALE_RETRY_SECONDS = 30.0
+NEGATIVE_TTL_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A fetched value and when it was fetched (time.monotonic())."""
+
+    fetched: Fetched
+    fetched_at: float
+    expires_at: float
+
+
+class Cache:
+    """Thread-safe TTL cache with single-flight fetching and stale-if-error.
+
+    ``claim`` hands each key to exactly one fetcher; everyone else waits on its future, so
+    any number of threads asking for one expired key cause one fetch.
+    """
+
+    def __init__(self, ttl: float) -> None:
+        self.ttl = ttl
+        self.entries: dict[Key, Entry] = {}
+        self.missing: dict[Key, tuple[Miss, float]] = {}
+        self._inflight: dict[Key, Future[Entry | Miss]] = {}
+        self._lock = threading.Lock()
+
+    def fresh(self, key: Key) -> Entry | None:
+        """The entry if it has not expired; lock-free (dict reads are atomic)."""
+        entry = self.entries.get(key)
+        if entry is not None and entry.expires_at > time.monotonic():
+            return entry
+        return None
+
+    def claim(
+        self, keys: Iterable[Key], *, force: bool = False, fetched_before: float | None = None
+    ) -> tuple[dict[Key, Entry | Miss], list[Key], dict[Key, Future[Entry | Miss]]]:
+        """Split keys into fresh entries, keys this caller must fetch, and fetches to wait on.
+
+        Args:
+            keys: The keys wanted.
+            force: Fetch even when fresh (a refresh), unless someone is already fetching.
+            fetched_before: With force, an entry fetched at or after this time counts as
+                already refreshed; lets callers that failed together cause one refresh.
+        """
+        now = time.monotonic()
+        fresh: dict[Key, Entry | Miss] = {}
+        mine: list[Key] = []
+        waiting: dict[Key, Future[Entry | Miss]] = {}
+        with self._lock:
+            for key in keys:
+                if key in fresh or key in waiting or key in mine:
+                    continue
+                future = self._inflight.get(key)
+                if future is not None:
+                    waiting[key] = future
+                    continue
+                entry = self.entries.get(key)
+                if entry is not None:
+                    if force and fetched_before is not None and entry.fetched_at >= fetched_before:
+                        fresh[key] = entry
+                        continue
+                    if not force and entry.expires_at > now:
+                        fresh[key] = entry
+                        continue
+                elif not force and key in self.missing and self.missing[key][1] > now:
+                    fresh[key] = self.missing[key][0]
+                    continue
+                self._inflight[key] = Future()
+                mine.append(key)
+        return fresh, mine, waiting
+
+    def complete(self, key: Key, outcome: Outcome, label: str) -> Entry | Miss:
+        """Store what a fetch returned and wake the waiters; returns what callers should use.
+
+        A transient failure with an older value cached keeps serving that value
+        (stale-if-error) and logs a warning naming the reference, never the value.
+        """
+        now = time.monotonic()
+        result: Entry | Miss
+        with self._lock:
+            if isinstance(outcome, Fetched):
+                result = Entry(outcome, now, now + self.ttl)
+                self.entries[key] = result
+                self.missing.pop(key, None)
+            else:
+                old = self.entries.get(key)
+                if old is not None and outcome.transient:
+                    result = Entry(
+                        old.fetched, old.fetched_at, now + min(self.ttl, STALE_RETRY_SECONDS)
+                    )
+                    self.entries[key] = result
+                    log.warning(
+                        "awsrefs: refreshing %s failed (%s: %s); serving the value fetched "
+                        "%.0f s ago",
+                        label,
+                        outcome.kind.value,
+                        outcome.reason,
+                        now - old.fetched_at,
+                    )
+                else:
+                    result = outcome
+                    if outcome.kind is FailureKind.NOT_FOUND:
+                        ttl = min(self.ttl, NEGATIVE_TTL_SECONDS)
+                        self.missing[key] = (outcome, now + ttl)
+                        self.entries.pop(key, None)
+            future = self._inflight.pop(key, None)
+        if future is not None:
+            future.set_result(result)
+        return result
+
+    def abandon(self, keys: Iterable[Key], error: BaseException) -> None:
+        """Release claimed keys after an unexpected error so that waiters do not hang."""
+        with self._lock:
+            futures = [self._inflight.pop(k, None) for k in keys]
+        for future in futures:
+            if future is not None and not future.done():
+                future.set_exception(error)
+
+    def clear(self) -> None:
+        with self._lock:
+            self.entries.clear()
+            self.missing.clear()
+
+    def after_fork(self) -> None:
+        # Fetches in flight belonged to threads of the parent; values stay valid.
+        self._lock = threading.Lock()
+        self._inflight = {}

@@ -1,0 +1,386 @@
+"""The reference grammar: turns setting strings into references. Pure; never imports boto3."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, TypeAlias
+
+from awsrefs.errors import RefSyntaxError
+
+__all__ = [
+    "LITERAL_PREFIX",
+    "OPTIONAL_PREFIX",
+    "SECRETS_MANAGER_PREFIX",
+    "SSM_PREFIX",
+    "Ref",
+    "SSMRef",
+    "SecretRef",
+    "Template",
+    "parse",
+    "split_selector",
+    "text_of",
+]
+
+SSM_PREFIX = "ssm:"
+SECRETS_MANAGER_PREFIX = "secretsmanager:"
+OPTIONAL_PREFIX = "optional:"
+LITERAL_PREFIX = "literal:"
+_REF_PREFIXES = (SSM_PREFIX, SECRETS_MANAGER_PREFIX)
+# A value starting with one of these is taken verbatim after "literal:".
+_ESCAPABLE = (SSM_PREFIX, SECRETS_MANAGER_PREFIX, OPTIONAL_PREFIX, LITERAL_PREFIX)
+_TEMPLATE_OPENERS = tuple("${" + p for p in (*_REF_PREFIXES, OPTIONAL_PREFIX))
+
+_DIGITS = frozenset("0123456789")
+_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
+_SSM_NAME = _ALNUM | frozenset("_.-/")
+_SSM_LABEL = _ALNUM | frozenset("_.-")
+_SECRET_NAME = _ALNUM | frozenset("/_+=.@-")
+_STAGE = _ALNUM | frozenset("/_+=.@-")
+_VERSION_ID = _ALNUM | frozenset("-")
+_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
+_SSM_NAME_MAX = 2048
+_SECRET_NAME_MAX = 512
+
+
+def _arn_parts(arn: str) -> tuple[str, str, str]:
+    _, partition, _, region, account, _ = arn.split(":", 5)
+    return partition, region, account
+
+
+@dataclass(frozen=True, slots=True)
+class SSMRef:
+    """A Systems Manager parameter.
+
+    Attributes:
+        name: Parameter name (``/a/b`` or ``name``) or its full ARN.
+        selector: Version number or label (``"3"``, ``"prod"``), or None for the latest.
+        optional: A missing parameter drops the setting instead of failing.
+        region: Region named by the ARN, or None to use the resolver's region.
+        account: Account named by the ARN, or None.
+    """
+
+    name: str
+    selector: str | None = None
+    optional: bool = False
+    region: str | None = field(default=None, init=False, compare=False, repr=False)
+    account: str | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.name.startswith("arn:"):
+            _, region, account = _arn_parts(self.name)
+            object.__setattr__(self, "region", region)
+            object.__setattr__(self, "account", account)
+
+    @property
+    def api_name(self) -> str:
+        """The name as GetParameters takes it, selector included."""
+        return f"{self.name}:{self.selector}" if self.selector else self.name
+
+    def __str__(self) -> str:
+        return (OPTIONAL_PREFIX if self.optional else "") + SSM_PREFIX + self.api_name
+
+
+@dataclass(frozen=True, slots=True)
+class SecretRef:
+    """A Secrets Manager secret, or one top-level key of a JSON secret.
+
+    Attributes:
+        secret_id: Secret name or ARN (full or partial).
+        key: Top-level JSON key, or None for the whole secret.
+        stage: Staging label (``AWSPREVIOUS``, ``AWSPENDING``...), or None for ``AWSCURRENT``.
+        version_id: Version id, or None.
+        optional: A missing secret or key drops the setting instead of failing.
+        region: Region named by the ARN, or None to use the resolver's region.
+        account: Account named by the ARN, or None.
+    """
+
+    secret_id: str
+    key: str | None = None
+    stage: str | None = None
+    version_id: str | None = None
+    optional: bool = False
+    region: str | None = field(default=None, init=False, compare=False, repr=False)
+    account: str | None = field(default=None, init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.secret_id.startswith("arn:"):
+            _, region, account = _arn_parts(self.secret_id)
+            object.__setattr__(self, "region", region)
+            object.__setattr__(self, "account", account)
+
+    @property
+    def is_current(self) -> bool:
+        """True when this names the AWSCURRENT version (batchable with BatchGetSecretValue)."""
+        return self.version_id is None and self.stage in (None, "AWSCURRENT")
+
+    def __str__(self) -> str:
+        text = SECRETS_MANAGER_PREFIX + self.secret_id
+        key = self.key or ""
+        if self.version_id:
+            text += f":{key}:{self.stage or ''}:{self.version_id}"
+        elif self.stage:
+            text += f":{key}:{self.stage}"
+        elif self.key:
+            text += f":{key}"
+        return (OPTIONAL_PREFIX if self.optional else "") + text
+
+
+Ref: TypeAlias = SSMRef | SecretRef
+
+
+@dataclass(frozen=True, slots=True)
+class Template:
+    """A string with ``${reference}`` parts, or an escaped literal.
+
+    Attributes:
+        parts: Literal text and references, in order.
+    """
+
+    parts: tuple[str | SSMRef | SecretRef, ...]
+
+    @property
+    def refs(self) -> tuple[Ref, ...]:
+        """The references in this template, in order."""
+        return tuple(p for p in self.parts if not isinstance(p, str))
+
+    def render(self, values: dict[Ref, Any]) -> str:
+        """Join the parts, each reference replaced by its value as text."""
+        return "".join(p if isinstance(p, str) else text_of(values[p]) for p in self.parts)
+
+    def __str__(self) -> str:
+        if len(self.parts) == 1 and isinstance(self.parts[0], str):
+            literal = self.parts[0]
+            if literal.startswith(_ESCAPABLE):
+                return LITERAL_PREFIX + literal
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                for opener in _TEMPLATE_OPENERS:
+                    part = part.replace(opener, "$" + opener)
+                out.append(part)
+            else:
+                out.append("${" + str(part) + "}")
+        return "".join(out)
+
+
+def split_selector(api_name: str) -> tuple[str, str | None]:
+    """Split ``name:selector`` (a GetParameters name) into the name and the selector."""
+    arn = api_name.startswith("arn:")
+    if (arn and api_name.count(":") > 5) or (not arn and ":" in api_name):
+        name, selector = api_name.rsplit(":", 1)
+        return name, selector
+    return api_name, None
+
+
+def text_of(value: Any) -> str:
+    """A resolved value as text, for use inside a template."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    return json.dumps(value)
+
+
+def parse(text: str) -> SSMRef | SecretRef | Template | None:
+    """Parse one setting value.
+
+    Args:
+        text: The setting value.
+
+    Returns:
+        An :class:`SSMRef` or :class:`SecretRef` when the whole value is a reference, a
+        :class:`Template` when it contains ``${...}`` references or is an escaped literal, or
+        None when it is plain text that stays as it is.
+
+    Raises:
+        RefSyntaxError: The value starts like a reference but is malformed; the error says
+            where and what was expected.
+    """
+    if text.startswith(LITERAL_PREFIX) and text.startswith(_ESCAPABLE, len(LITERAL_PREFIX)):
+        return Template((text[len(LITERAL_PREFIX) :],))
+    if text.startswith(_REF_PREFIXES):
+        return _parse_ref(text, 0, len(text), optional=False, whole=text, offset=0)
+    if text.startswith(OPTIONAL_PREFIX) and text.startswith(_REF_PREFIXES, len(OPTIONAL_PREFIX)):
+        return _parse_ref(text, len(OPTIONAL_PREFIX), len(text), True, text, 0)
+    if "${" in text:
+        return _parse_template(text)
+    return None
+
+
+def _parse_template(text: str) -> Template | None:
+    parts: list[str | SSMRef | SecretRef] = []
+    literal: list[str] = []
+    changed = False
+    i = 0
+    n = len(text)
+    while i < n:
+        if text.startswith("$${", i) and text.startswith(_TEMPLATE_OPENERS, i + 1):
+            literal.append("${")
+            changed = True
+            i += 3
+        elif text.startswith(_TEMPLATE_OPENERS, i):
+            end = text.find("}", i + 2)
+            if end < 0:
+                fragment = text[i:]
+                raise RefSyntaxError(fragment, n, "'}' closing the reference", offset=i)
+            start = i + 2
+            optional = text.startswith(OPTIONAL_PREFIX, start)
+            if optional:
+                start += len(OPTIONAL_PREFIX)
+                if not text.startswith(_REF_PREFIXES, start):
+                    raise RefSyntaxError(
+                        text[i : end + 1], start, "'ssm:' or 'secretsmanager:'", offset=i
+                    )
+            ref = _parse_ref(text, start, end, optional, text[i : end + 1], i)
+            if literal:
+                parts.append("".join(literal))
+                literal = []
+            parts.append(ref)
+            changed = True
+            i = end + 1
+        else:
+            literal.append(text[i])
+            i += 1
+    if not changed:
+        return None
+    if literal:
+        parts.append("".join(literal))
+    return Template(tuple(parts))
+
+
+class _Scanner:
+    """Walks text[start:end], raising RefSyntaxError with positions in the whole string."""
+
+    def __init__(self, text: str, start: int, end: int, fragment: str, offset: int) -> None:
+        self.text = text
+        self.i = start
+        self.end = end
+        self.fragment = fragment
+        self.offset = offset
+
+    def fail(self, expected: str, at: int | None = None) -> RefSyntaxError:
+        return RefSyntaxError(
+            self.fragment, self.i if at is None else at, expected, offset=self.offset
+        )
+
+    def at_end(self) -> bool:
+        return self.i >= self.end
+
+    def peek(self) -> str:
+        return self.text[self.i] if self.i < self.end else ""
+
+    def literal(self, word: str, expected: str) -> None:
+        if not self.text.startswith(word, self.i) or self.i + len(word) > self.end:
+            raise self.fail(expected)
+        self.i += len(word)
+
+    def run(self, allowed: frozenset[str]) -> str:
+        start = self.i
+        while self.i < self.end and self.text[self.i] in allowed:
+            self.i += 1
+        return self.text[start : self.i]
+
+    def field(self) -> tuple[int, str]:
+        """The text up to the next ':' (not consumed) and where it started."""
+        start = self.i
+        stop = self.text.find(":", start, self.end)
+        self.i = self.end if stop < 0 else stop
+        return start, self.text[start : self.i]
+
+
+def _parse_ref(
+    text: str, start: int, end: int, optional: bool, whole: str, offset: int
+) -> SSMRef | SecretRef:
+    s = _Scanner(text, start, end, whole, offset)
+    if text.startswith(SSM_PREFIX, start):
+        s.i += len(SSM_PREFIX)
+        return _parse_ssm(s, optional)
+    s.i += len(SECRETS_MANAGER_PREFIX)
+    return _parse_secret(s, optional)
+
+
+def _parse_arn(s: _Scanner, service: str) -> None:
+    """Consume ``arn:partition:service:region:account:`` with positions for each part."""
+    s.literal("arn:", "'arn:'")
+    at, partition = s.field()
+    if partition not in _PARTITIONS:
+        raise s.fail("an ARN partition (aws, aws-cn or aws-us-gov)", at)
+    s.literal(":", "':' after the partition")
+    at, svc = s.field()
+    if svc != service:
+        raise s.fail(f"the ARN service '{service}'", at)
+    s.literal(":", "':' after the service")
+    at, region = s.field()
+    pieces = region.split("-")
+    if len(pieces) < 3 or not all((p.isalnum() and p.islower()) or p.isdigit() for p in pieces):
+        raise s.fail("an AWS region such as 'us-east-1'", at)
+    s.literal(":", "':' after the region")
+    at, account = s.field()
+    if len(account) != 12 or not account.isdigit():
+        raise s.fail("a 12-digit account id", at)
+    s.literal(":", "':' after the account id")
+
+
+def _parse_ssm(s: _Scanner, optional: bool) -> SSMRef:
+    name_start = s.i
+    if s.text.startswith("arn:", s.i):
+        _parse_arn(s, "ssm")
+        s.literal("parameter/", "'parameter/' after the account id")
+    name_body_start = s.i
+    s.run(_SSM_NAME)
+    if s.i == name_body_start:
+        raise s.fail("a parameter name (letters, digits and _.-/)")
+    if s.i - name_body_start > _SSM_NAME_MAX:
+        raise s.fail(f"a parameter name of at most {_SSM_NAME_MAX} characters", name_body_start)
+    name = s.text[name_start : s.i]
+    selector = None
+    if not s.at_end():
+        s.literal(":", "a parameter name character (letters, digits and _.-/) or ':'")
+        sel_start = s.i
+        if s.peek() in _DIGITS:
+            s.run(_DIGITS)
+            expected = "a version number (digits only)"
+        else:
+            s.run(_SSM_LABEL)
+            expected = "a version number or label (letters, digits and _.-)"
+        selector = s.text[sel_start : s.i]
+        if not selector or not s.at_end():
+            raise s.fail(expected)
+    return SSMRef(name, selector, optional)
+
+
+def _parse_secret(s: _Scanner, optional: bool) -> SecretRef:
+    id_start = s.i
+    if s.text.startswith("arn:", s.i):
+        _parse_arn(s, "secretsmanager")
+        s.literal("secret:", "'secret:' after the account id")
+    name_start = s.i
+    s.run(_SECRET_NAME)
+    if s.i == name_start:
+        raise s.fail("a secret name (letters, digits and /_+=.@-)")
+    if s.i - name_start > _SECRET_NAME_MAX:
+        raise s.fail(f"a secret name of at most {_SECRET_NAME_MAX} characters", name_start)
+    secret_id = s.text[id_start : s.i]
+    fields: list[str] = []
+    checks = (
+        (None, "a JSON key"),
+        (_STAGE, "a staging label (letters, digits and /_+=.@-)"),
+        (_VERSION_ID, "a version id (letters, digits and -)"),
+    )
+    while not s.at_end():
+        if len(fields) == len(checks):
+            raise s.fail("the end of the reference (at most :key:stage:version-id)")
+        s.literal(":", "a secret name character (letters, digits and /_+=.@-) or ':'")
+        allowed, expected = checks[len(fields)]
+        at, value = s.field()
+        for pos, char in enumerate(value, at):
+            bad = char in "{}" or char.isspace() if allowed is None else char not in allowed
+            if bad:
+                raise s.fail(expected, pos)
+        fields.append(value)
+    fields += [""] * (len(checks) - len(fields))
+    key, stage, version_id = (f or None for f in fields)
+    return SecretRef(secret_id, key, stage, version_id, optional)

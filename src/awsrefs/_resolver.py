@@ -1,0 +1,726 @@
+from __future__ import annotations
+
+import asyncio
+import copy
+import os
+import threading
+import time
+import weakref
+from collections import defaultdict
+from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence, Set
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from awsrefs._cache import Cache, Entry
+from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse, split_selector
+from awsrefs._stats import Stats
+from awsrefs.backends._base import _NOT_JSON, Backend, Fetched, Miss, Outcome
+from awsrefs.errors import Failure, FailureKind, RefSyntaxError, ResolutionError
+
+__all__ = [
+    "Checked",
+    "Resolved",
+    "Resolver",
+    "default_resolver",
+    "format_path",
+    "set_default_resolver",
+]
+
+T = TypeVar("T")
+PathKey = tuple[Hashable, ...]
+ItemKey = tuple[Any, ...]  # (service, region, name...) of one fetched item
+_MISSING: Any = object()
+_DROP: Any = object()  # an optional reference that is missing: the setting goes away
+_PARSE_MEMO_MAX = 4096
+_WAIT_SECONDS = 300.0  # upper bound on waiting for another thread's fetch (botocore is bounded)
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """One resolved reference with where its value came from.
+
+    Attributes:
+        value: The value (text, bytes, or a JSON value for a JSON key).
+        version: SSM parameter version or Secrets Manager version id.
+        fetched_at: ``time.monotonic()`` when it was fetched from the store.
+    """
+
+    value: Any
+    version: str | None
+    fetched_at: float
+
+    def __repr__(self) -> str:  # never show the value
+        return (
+            f"Resolved(version={self.version!r}, fetched_at={self.fetched_at:.3f}, value=<hidden>)"
+        )
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The status of one reference, as ``check`` reports it (never its value).
+
+    Attributes:
+        path: Setting path.
+        reference: Reference text.
+        failure: Why it failed, or None when it resolved (or is optional and missing).
+        optional_missing: An ``optional:`` reference whose target does not exist.
+    """
+
+    path: str
+    reference: str
+    failure: Failure | None = None
+    optional_missing: bool = False
+
+    @property
+    def ok(self) -> bool:
+        """True when the reference resolves (or is optional and missing)."""
+        return self.failure is None
+
+    @property
+    def status(self) -> str:
+        """``OK``, ``OK (optional, missing)``, or the failure kind such as ``not found``."""
+        if self.failure is not None:
+            return self.failure.kind.value
+        return "OK (optional, missing)" if self.optional_missing else "OK"
+
+
+class _Override:
+    """Process-wide backend override used by ``awsrefs.testing``."""
+
+    backend: Backend | None = None
+    epoch = 0
+
+
+_resolvers: weakref.WeakSet[Resolver] = weakref.WeakSet()
+
+
+class Resolver:
+    """Finds references in settings and replaces them with values, batched and cached.
+
+    Args:
+        session: A ``boto3.Session`` or ``botocore.session.Session`` (default: a new one).
+        region_name: Region for references that do not name one in an ARN.
+        endpoint_url: Send every AWS call here (an emulator, a proxy).
+        ttl: Seconds a fetched value is served from the cache before it is fetched again.
+        max_workers: Calls made in parallel during one resolution.
+        connect_timeout: Seconds to wait for a connection to AWS.
+        read_timeout: Seconds to wait for an AWS response.
+        max_attempts: Attempts per AWS call, retries with jittered backoff included; with
+            the timeouts this bounds how long a resolution can take when AWS is down.
+        backend: Use this store instead of AWS (see ``awsrefs.backends``).
+    """
+
+    def __init__(
+        self,
+        *,
+        session: Any = None,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        ttl: float = 300.0,
+        max_workers: int = 16,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        max_attempts: int = 4,
+        backend: Backend | None = None,
+    ) -> None:
+        if ttl < 0:
+            raise ValueError(f"ttl must be >= 0 seconds, got {ttl!r}")
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
+        self._stats = Stats()
+        if backend is None:
+            from awsrefs.backends.aws import AwsBackend
+
+            backend = AwsBackend(
+                session=session,
+                region_name=region_name,
+                endpoint_url=endpoint_url,
+                connect_timeout=connect_timeout,
+                read_timeout=read_timeout,
+                max_attempts=max_attempts,
+                max_pool_connections=max_workers,
+                stats=self._stats,
+            )
+        self._backend = backend
+        self._region_name = region_name
+        self._max_workers = max_workers
+        self._cache = Cache(ttl)
+        self._parsed: dict[str, Ref | Template | RefSyntaxError | None] = {}
+        self._fast: dict[Any, tuple[ItemKey, Callable[[Fetched], Any]]] = {}
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        self._epoch = _Override.epoch
+        self._default_region: str | object | None = _MISSING
+        _resolvers.add(self)
+
+    # -- public API ----------------------------------------------------------------------
+
+    @property
+    def stats(self) -> Stats:
+        """AWS calls by operation and cache hits and misses."""
+        return self._stats
+
+    @property
+    def ttl(self) -> float:
+        """Seconds a fetched value is served from the cache."""
+        return self._cache.ttl
+
+    def resolve(self, obj: T, *, path: str = "") -> T:
+        """Return ``obj`` with every reference replaced by its value.
+
+        Walks nested mappings, sequences and sets; fetches every reference found in one
+        batched pass; returns the same shape (unchanged parts are the same objects).
+
+        Args:
+            obj: A string or a nested structure of mappings, sequences and sets.
+            path: Name of ``obj`` used as the prefix of setting paths in errors.
+
+        Returns:
+            The resolved copy. A missing ``optional:`` reference removes its mapping key or
+            list item (a bare optional string becomes None).
+
+        Raises:
+            ResolutionError: Listing every reference that failed; nothing is applied.
+        """
+        self._check_epoch()
+        occurrences = list(_iter_strings(obj, ()))
+        replacements, failures, _ = self._resolve_occurrences(occurrences, path)
+        if failures:
+            raise ResolutionError(failures)
+        result: T = _rebuild(obj, (), replacements)
+        return None if result is _DROP else result  # type: ignore[return-value]
+
+    async def aresolve(self, obj: T, *, path: str = "") -> T:
+        """Like :meth:`resolve`, run in a worker thread so the event loop is never blocked."""
+        return await asyncio.to_thread(self.resolve, obj, path=path)
+
+    def check(self, obj: Any, *, path: str = "") -> list[Checked]:
+        """Report the status of every reference in ``obj`` without raising or revealing values.
+
+        Args:
+            obj: A string or a nested structure, as for :meth:`resolve`.
+            path: Prefix of setting paths.
+
+        Returns:
+            One entry per reference (a template gives one per ``${...}``), in order found.
+        """
+        self._check_epoch()
+        occurrences = list(_iter_strings(obj, ()))
+        _, _, checked = self._resolve_occurrences(occurrences, path)
+        return checked
+
+    def get(self, reference: str | Ref | Template, default: Any = _MISSING) -> Any:
+        """Return the value of one reference, from the cache when fresh.
+
+        Args:
+            reference: Reference text (``"ssm:/a/b"``), a template, or a parsed reference.
+                Plain text that is not a reference is returned unchanged.
+            default: Returned when the parameter, secret or key does not exist; without it
+                a missing target raises (an ``optional:`` one gives None).
+
+        Raises:
+            ResolutionError: The reference could not be resolved.
+            RefSyntaxError: The text is a malformed reference.
+        """
+        if self._epoch == _Override.epoch:
+            fast = self._fast.get(reference)
+            if fast is not None:
+                entry = self._cache.entries.get(fast[0])
+                if entry is not None and entry.expires_at > time.monotonic():
+                    value = fast[1](entry.fetched)
+                    if value is not _MISSING:
+                        self._stats.add_cache(hits=1)
+                        return value
+        return self._get(reference, default, refresh=False)
+
+    def refresh(self, reference: str | Ref | Template) -> Any:
+        """Fetch ``reference`` again now, bypassing the cache; returns the new value.
+
+        Single-flight: threads refreshing the same item at once cause one AWS call. A
+        failed refresh of an item already cached keeps its last good value (and logs a
+        warning without it).
+        """
+        return self._get(reference, _MISSING, refresh=True)
+
+    def lookup(
+        self, reference: str | Ref, *, refresh: bool = False, newer_than: float | None = None
+    ) -> Resolved:
+        """Return one reference's value with its version and fetch time.
+
+        Args:
+            reference: A parameter or secret reference (not a template).
+            refresh: Fetch again even if the cached value is fresh.
+            newer_than: With ``refresh``, a cached value fetched after this
+                ``time.monotonic()`` instant is returned without a call. Callers that
+                found the same value stale together thus cause a single refresh.
+
+        Raises:
+            ResolutionError: It could not be resolved.
+        """
+        self._check_epoch()
+        ref = self._as_ref(reference)
+        if not isinstance(ref, (SSMRef, SecretRef)):
+            raise TypeError(f"lookup() takes a parameter or secret reference, not {reference!r}")
+        key = self._key(ref)
+        result = self._fetch_keys([key], force=refresh, newer_than=newer_than)[key]
+        value = _extract(ref, result)
+        if isinstance(value, Miss):
+            raise ResolutionError([_failure("", ref, value)])
+        assert isinstance(result, Entry)
+        return Resolved(value, result.fetched.version, result.fetched_at)
+
+    def clear_cache(self) -> None:
+        """Forget every cached value."""
+        self._cache.clear()
+
+    def close(self) -> None:
+        """Stop the worker threads (the resolver stays usable and restarts them on demand)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Resolver(region_name={self._region_name!r}, ttl={self.ttl!r}, "
+            f"cached={len(self._cache.entries)})"
+        )
+
+    # -- resolution ----------------------------------------------------------------------
+
+    def _resolve_occurrences(
+        self, occurrences: list[tuple[PathKey, str]], prefix: str
+    ) -> tuple[dict[PathKey, Any], list[Failure], list[Checked]]:
+        parsed = [(p, text, self._parse(text)) for p, text in occurrences]
+        refs: set[Ref] = set()
+        for _, _, item in parsed:
+            if isinstance(item, (SSMRef, SecretRef)):
+                refs.add(item)
+            elif isinstance(item, Template):
+                refs.update(item.refs)
+        keys = {ref: self._key(ref) for ref in refs}
+        results = self._fetch_keys(list(dict.fromkeys(keys.values()))) if keys else {}
+        values = {ref: _extract(ref, results[key]) for ref, key in keys.items()}
+
+        replacements: dict[PathKey, Any] = {}
+        failures: list[Failure] = []
+        checked: list[Checked] = []
+        for pkey, _text, item in parsed:
+            where = format_path(pkey, prefix)
+            if item is None:
+                continue
+            if isinstance(item, RefSyntaxError):
+                failure = Failure(where, item.text, FailureKind.SYNTAX, str(item))
+                failures.append(failure)
+                checked.append(Checked(where, item.text, failure))
+                continue
+            parts: tuple[Ref, ...] = item.refs if isinstance(item, Template) else (item,)
+            good: dict[Ref, Any] = {}
+            for ref in parts:
+                value = values[ref]
+                if isinstance(value, Miss):
+                    if ref.optional and value.kind in (
+                        FailureKind.NOT_FOUND,
+                        FailureKind.NO_SUCH_KEY,
+                    ):
+                        good[ref] = _DROP
+                        checked.append(Checked(where, str(ref), optional_missing=True))
+                        continue
+                    failure = _failure(where, ref, value)
+                    failures.append(failure)
+                    checked.append(Checked(where, str(ref), failure))
+                else:
+                    good[ref] = value
+                    checked.append(Checked(where, str(ref)))
+            if len(good) != len(parts):
+                continue
+            if isinstance(item, Template):
+                replacements[pkey] = item.render(
+                    {r: (None if v is _DROP else v) for r, v in good.items()}
+                )
+            else:
+                replacements[pkey] = good[item]
+        return replacements, failures, checked
+
+    def _get(self, reference: str | Ref | Template, default: Any, *, refresh: bool) -> Any:
+        self._check_epoch()
+        item = self._as_ref(reference)
+        if item is None:
+            return reference
+        refs = item.refs if isinstance(item, Template) else (item,)
+        keys = {ref: self._key(ref) for ref in refs}
+        results = self._fetch_keys(list(dict.fromkeys(keys.values())), force=refresh)
+        values: dict[Ref, Any] = {}
+        failures = []
+        for ref, key in keys.items():
+            value = _extract(ref, results[key])
+            if isinstance(value, Miss):
+                if value.kind in (FailureKind.NOT_FOUND, FailureKind.NO_SUCH_KEY):
+                    if default is not _MISSING and not isinstance(item, Template):
+                        return default
+                    if ref.optional:
+                        values[ref] = None
+                        continue
+                failures.append(_failure("", ref, value))
+            else:
+                values[ref] = value
+        if failures:
+            raise ResolutionError(failures)
+        if isinstance(item, Template):
+            return item.render(values)
+        if isinstance(reference, (str, SSMRef, SecretRef)) and values[item] is not None:
+            self._remember_fast(reference, item, keys[item])
+        return values[item]
+
+    def _remember_fast(self, reference: str | Ref, ref: Ref, key: ItemKey) -> None:
+        if len(self._fast) >= _PARSE_MEMO_MAX:
+            self._fast.clear()
+        if isinstance(ref, SecretRef) and ref.key is not None:
+            wanted = ref.key
+
+            def extract(fetched: Fetched) -> Any:
+                data = fetched.json()
+                return data.get(wanted, _MISSING) if isinstance(data, dict) else _MISSING
+
+            self._fast[reference] = (key, extract)
+        else:
+            self._fast[reference] = (key, _whole_value)
+
+    def _fetch_keys(
+        self, keys: list[ItemKey], *, force: bool = False, newer_than: float | None = None
+    ) -> dict[ItemKey, Entry | Miss]:
+        fresh, mine, waiting = self._cache.claim(keys, force=force, fetched_before=newer_than)
+        self._stats.add_cache(hits=len(fresh), misses=len(mine) + len(waiting))
+        results: dict[ItemKey, Entry | Miss] = dict(fresh)
+        if mine:
+            try:
+                outcomes = self._fetch(mine)
+            except BaseException as error:
+                self._cache.abandon(mine, error)
+                raise
+            for key in mine:
+                outcome = outcomes[key]
+                result = self._cache.complete(key, outcome, _label(key))
+                if isinstance(outcome, Miss) and isinstance(result, Entry):
+                    self._stats.add_cache(stale=1)
+                results[key] = result
+        for key, future in waiting.items():
+            results[key] = future.result(timeout=_WAIT_SECONDS)
+        return results
+
+    def _fetch(self, keys: list[ItemKey]) -> dict[ItemKey, Outcome]:
+        """Plan the fewest calls for ``keys`` and run them, in parallel when there are several."""
+        backend = _Override.backend or self._backend
+        parameters: dict[str | None, list[str]] = defaultdict(list)
+        current: dict[str | None, list[str]] = defaultdict(list)
+        tasks: list[Callable[[], dict[ItemKey, Outcome]]] = []
+        for key in keys:
+            if key[0] == "ssm":
+                parameters[key[1]].append(key[2])
+            elif key[3] is None and key[4] is None:
+                current[key[1]].append(key[2])
+            else:
+                tasks.append(_pinned_task(backend, key))
+        for region, names in parameters.items():
+            for chunk in _parameter_chunks(names, backend.parameter_batch_size):
+                tasks.append(_parameters_task(backend, region, chunk))
+        for region, ids in current.items():
+            size = backend.secret_batch_size if backend.can_batch_secrets(region) else 1
+            for ids_chunk in _chunks(ids, size):
+                tasks.append(_secrets_task(backend, region, ids_chunk))
+        if len(tasks) == 1:
+            return tasks[0]()
+        out: dict[ItemKey, Outcome] = {}
+        for part in self._run_parallel(tasks):
+            out.update(part)
+        return out
+
+    def _run_parallel(self, tasks: list[Callable[[], T]]) -> list[T]:
+        with self._lock:
+            if self._executor is None:
+                self._executor = ThreadPoolExecutor(self._max_workers, "awsrefs")
+            executor = self._executor
+        futures: list[Future[T]] = [executor.submit(task) for task in tasks]
+        return [f.result() for f in futures]
+
+    # -- helpers -------------------------------------------------------------------------
+
+    def _parse(self, text: str) -> Ref | Template | RefSyntaxError | None:
+        try:
+            return self._parsed[text]
+        except KeyError:
+            pass
+        try:
+            result: Ref | Template | RefSyntaxError | None = parse(text)
+        except RefSyntaxError as error:
+            result = error
+        if len(self._parsed) >= _PARSE_MEMO_MAX:
+            self._parsed.clear()
+        self._parsed[text] = result
+        return result
+
+    def _as_ref(self, reference: str | Ref | Template) -> Ref | Template | None:
+        if not isinstance(reference, str):
+            return reference
+        item = self._parse(reference)
+        if isinstance(item, RefSyntaxError):
+            raise item
+        return item
+
+    def _region(self, ref: Ref) -> str | None:
+        if ref.region:
+            return ref.region
+        if self._default_region is _MISSING:
+            backend = _Override.backend or self._backend
+            self._default_region = backend.default_region()
+        return self._default_region  # type: ignore[return-value]
+
+    def _key(self, ref: Ref) -> ItemKey:
+        region = self._region(ref)
+        if isinstance(ref, SSMRef):
+            return ("ssm", region, ref.api_name)
+        stage = None if ref.stage == "AWSCURRENT" else ref.stage
+        return ("secretsmanager", region, ref.secret_id, stage, ref.version_id)
+
+    def _check_epoch(self) -> None:
+        if self._epoch != _Override.epoch:
+            self._epoch = _Override.epoch
+            self._cache.clear()
+            self._fast.clear()
+            self._default_region = _MISSING
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
+        self._executor = None
+        self._cache.after_fork()
+        self._stats.after_fork()
+        self._backend.after_fork()
+
+
+def _whole_value(fetched: Fetched) -> Any:
+    return fetched.value
+
+
+def _label(key: ItemKey) -> str:
+    assert isinstance(key, tuple)
+    if key[0] == "ssm":
+        return f"ssm:{key[2]}"
+    stage = f" ({key[3] or key[4]})" if key[3] or key[4] else ""
+    return f"secretsmanager:{key[2]}{stage}"
+
+
+def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _parameter_chunks(names: list[str], size: int) -> Iterator[list[str]]:
+    """Chunks of at most ``size`` names, each naming a parameter at most once.
+
+    ``/a:1`` and ``/a:prod`` go to different calls so answers match requests without
+    relying on the response's ``Selector``; distinct names pack as tightly as ``_chunks``.
+    """
+    by_base: dict[str, list[str]] = defaultdict(list)
+    for name in names:
+        by_base[split_selector(name)[0]].append(name)
+    # Most-repeated names first, so first-fit reaches max(ceil(n / size), repeats) calls.
+    ordered = sorted(by_base.items(), key=lambda item: -len(item[1]))
+    chunks: list[tuple[list[str], set[str]]] = []
+    for base, group in ordered:
+        for name in group:
+            _place(chunks, name, base, size)
+    for chunk, _ in chunks:
+        yield chunk
+
+
+def _place(chunks: list[tuple[list[str], set[str]]], name: str, base: str, size: int) -> None:
+    for chunk, bases in chunks:
+        if len(chunk) < size and base not in bases:
+            chunk.append(name)
+            bases.add(base)
+            return
+    chunks.append(([name], {base}))
+
+
+def _parameters_task(
+    backend: Backend, region: str | None, names: Sequence[str]
+) -> Callable[[], dict[ItemKey, Outcome]]:
+    def run() -> dict[ItemKey, Outcome]:
+        got = backend.get_parameters(region, names)
+        return {("ssm", region, name): got[name] for name in names}
+
+    return run
+
+
+def _secrets_task(
+    backend: Backend, region: str | None, ids: Sequence[str]
+) -> Callable[[], dict[ItemKey, Outcome]]:
+    def run() -> dict[ItemKey, Outcome]:
+        got = backend.get_current_secrets(region, ids)
+        return {("secretsmanager", region, sid, None, None): got[sid] for sid in ids}
+
+    return run
+
+
+def _pinned_task(backend: Backend, key: ItemKey) -> Callable[[], dict[ItemKey, Outcome]]:
+    assert isinstance(key, tuple)
+
+    def run() -> dict[ItemKey, Outcome]:
+        return {key: backend.get_secret(key[1], key[2], key[3], key[4])}
+
+    return run
+
+
+def _extract(ref: Ref, result: Entry | Miss) -> Any:
+    """The value ``ref`` names inside a fetched item, or a Miss saying why not."""
+    if isinstance(result, Miss):
+        return result
+    fetched = result.fetched
+    if isinstance(ref, SSMRef) or ref.key is None:
+        return fetched.value
+    data = fetched.json()
+    if isinstance(fetched.value, bytes):
+        return Miss(
+            FailureKind.NOT_JSON, f"secret {ref.secret_id!r} is binary, so it has no JSON keys"
+        )
+    if data is _NOT_JSON or not isinstance(data, dict):
+        return Miss(
+            FailureKind.NOT_JSON,
+            f"secret {ref.secret_id!r} is not a JSON object, so it has no key {ref.key!r}; "
+            f"use 'secretsmanager:{ref.secret_id}' for the whole value",
+        )
+    if ref.key not in data:
+        names = sorted(map(str, data))
+        shown = ", ".join(names[:20]) + (f", ... ({len(names)} keys)" if len(names) > 20 else "")
+        return Miss(
+            FailureKind.NO_SUCH_KEY,
+            f"secret {ref.secret_id!r} has no JSON key {ref.key!r} (keys: {shown or 'none'})",
+        )
+    return data[ref.key]
+
+
+def _failure(where: str, ref: Ref, miss: Miss) -> Failure:
+    return Failure(where, str(ref), miss.kind, miss.reason)
+
+
+# -- walking and rebuilding ------------------------------------------------------------------
+
+
+def _iter_strings(
+    obj: Any, path: PathKey, seen: frozenset[int] = frozenset()
+) -> Iterator[tuple[PathKey, str]]:
+    if isinstance(obj, str):
+        yield path, obj
+        return
+    if isinstance(obj, (bytes, bytearray)) or id(obj) in seen:
+        return
+    if isinstance(obj, Mapping):
+        seen = seen | {id(obj)}
+        for key, value in obj.items():
+            yield from _iter_strings(value, (*path, key), seen)
+    elif isinstance(obj, (Sequence, Set)):
+        seen = seen | {id(obj)}
+        for index, value in enumerate(obj):
+            yield from _iter_strings(value, (*path, index), seen)
+
+
+def _rebuild(obj: Any, path: PathKey, replacements: dict[PathKey, Any]) -> Any:
+    if isinstance(obj, str):
+        return replacements.get(path, obj)
+    if not replacements or isinstance(obj, (bytes, bytearray)):
+        return obj
+    if isinstance(obj, Mapping):
+        items = []
+        changed = False
+        for key, value in obj.items():
+            new = _rebuild(value, (*path, key), replacements)
+            changed = changed or new is not value
+            if new is not _DROP:
+                items.append((key, new))
+        return _same_mapping(obj, items) if changed else obj
+    if isinstance(obj, (Sequence, Set)):
+        values = []
+        changed = False
+        for index, value in enumerate(obj):
+            new = _rebuild(value, (*path, index), replacements)
+            changed = changed or new is not value
+            if new is not _DROP:
+                values.append(new)
+        return _same_sequence(obj, values) if changed else obj
+    return obj
+
+
+def _same_mapping(obj: Mapping[Any, Any], items: list[tuple[Any, Any]]) -> Any:
+    if isinstance(obj, dict):
+        new = copy.copy(obj)  # keeps dict subclasses (OrderedDict, defaultdict) and their state
+        new.clear()
+        new.update(items)
+        return new
+    try:
+        return type(obj)(items)  # type: ignore[call-arg]
+    except TypeError:
+        return dict(items)
+
+
+def _same_sequence(obj: Any, values: list[Any]) -> Any:
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
+        return type(obj)(*values)  # a namedtuple
+    for kind in (list, tuple, set, frozenset):
+        if type(obj) is kind:
+            return kind(values)
+    try:
+        return type(obj)(values)
+    except TypeError:
+        return list(values)
+
+
+def format_path(path: PathKey, prefix: str = "") -> str:
+    """Format a path of keys and indexes as ``DATABASES.default.PASSWORD`` or ``HOSTS[0]``."""
+    out = prefix
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif isinstance(part, str) and part and "." not in part:
+            out += f".{part}" if out else part
+        else:
+            out += f"[{part!r}]"
+    return out
+
+
+# -- the default resolver and fork safety ---------------------------------------------------
+
+_default: Resolver | None = None
+_default_lock = threading.Lock()
+
+
+def default_resolver() -> Resolver:
+    """The process-wide resolver used by ``awsrefs.resolve`` and the integrations.
+
+    Made on first use with the environment's AWS configuration (``AWS_REGION``,
+    ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``...).
+    """
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Resolver()
+    return _default
+
+
+def set_default_resolver(resolver: Resolver | None) -> None:
+    """Replace the process-wide resolver (None: make a new one on next use)."""
+    global _default
+    with _default_lock:
+        _default = resolver
+
+
+def _after_fork_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+    for resolver in list(_resolvers):
+        resolver._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from typing import Any
+
+__all__ = ["Stats"]
+
+
+class Stats:
+    """Counters of AWS calls and cache use, shared by a resolver and its backend.
+
+    ``calls`` counts API calls by ``service:Operation`` as awsrefs made them; ``attempts``
+    counts HTTP requests, retries included, so ``attempts - calls`` is how many were retried.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.calls: Counter[str] = Counter()
+        self.attempts: Counter[str] = Counter()
+        self.cache_hits = 0
+        self.cache_misses = 0
+        self.stale_served = 0
+
+    def add_call(self, operation: str) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+
+    def add_attempt(self, operation: str) -> None:
+        with self._lock:
+            self.attempts[operation] += 1
+
+    def add_cache(self, *, hits: int = 0, misses: int = 0, stale: int = 0) -> None:
+        with self._lock:
+            self.cache_hits += hits
+            self.cache_misses += misses
+            self.stale_served += stale
+
+    @property
+    def total_calls(self) -> int:
+        """All API calls made, every operation together."""
+        with self._lock:
+            return sum(self.calls.values())
+
+    def snapshot(self) -> dict[str, Any]:
+        """A plain-dict copy, for printing and comparing."""
+        with self._lock:
+            return {
+                "calls": dict(self.calls),
+                "attempts": dict(self.attempts),
+                "cache_hits": self.cache_hits,
+                "cache_misses": self.cache_misses,
+                "stale_served": self.stale_served,
+            }
+
+    def reset(self) -> None:
+        """Set every counter back to zero."""
+        with self._lock:
+            self.calls.clear()
+            self.attempts.clear()
+            self.cache_hits = self.cache_misses = self.stale_served = 0
+
+    def after_fork(self) -> None:
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        snap = self.snapshot()
+        return (
+            f"Stats(calls={snap['calls']}, cache_hits={snap['cache_hits']}, "
+            f"cache_misses={snap['cache_misses']}, stale_served={snap['stale_served']})"
+        )

@@ -1,0 +1,361 @@
+"""The AWS backend: SSM GetParameters and Secrets Manager over botocore.
+
+botocore is imported when the first client is made, never at ``import awsrefs``.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections.abc import Sequence
+from typing import Any
+
+from awsrefs._grammar import split_selector
+from awsrefs._stats import Stats
+from awsrefs.backends._base import Fetched, Miss, Outcome
+from awsrefs.errors import FailureKind
+
+__all__ = ["AwsBackend"]
+
+_THROTTLING = frozenset(
+    {
+        "ThrottlingException",
+        "ThrottledException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+    }
+)
+_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"})
+_RESOURCE_IN_MESSAGE = re.compile(r"on resource: (arn:[^\s]+)")
+_KMS_NOTE = (
+    "; a SecureString or a secret encrypted with a customer managed key also needs "
+    "kms:Decrypt on that key"
+)
+
+
+class AwsBackend:
+    """Fetches from AWS with botocore clients made lazily, one per service and region.
+
+    Args:
+        session: A ``boto3.Session`` or ``botocore.session.Session``; default: a new
+            botocore session (environment, profile and instance credentials as usual).
+        region_name: Region for references that do not name one (default: the session's).
+        endpoint_url: Send every call here instead of AWS (an emulator or a proxy).
+        connect_timeout: Seconds to wait for a connection.
+        read_timeout: Seconds to wait for a response.
+        max_attempts: Attempts per call, retries with jittered backoff included.
+        max_pool_connections: HTTP connections per client (match the resolver's workers).
+        stats: Where calls are counted.
+    """
+
+    parameter_batch_size = 10
+    secret_batch_size = 20
+
+    def __init__(
+        self,
+        *,
+        session: Any = None,
+        region_name: str | None = None,
+        endpoint_url: str | None = None,
+        connect_timeout: float = 2.0,
+        read_timeout: float = 5.0,
+        max_attempts: int = 4,
+        max_pool_connections: int = 16,
+        stats: Stats | None = None,
+    ) -> None:
+        self._session = session
+        self._region_name = region_name
+        self.endpoint_url = endpoint_url
+        self._timeouts = (connect_timeout, read_timeout)
+        self._max_attempts = max_attempts
+        self._pool = max_pool_connections
+        self.stats = stats if stats is not None else Stats()
+        self._clients: dict[tuple[str, str], Any] = {}
+        self._batch_denied: set[str | None] = set()
+        self._lock = threading.Lock()
+
+    # -- clients -----------------------------------------------------------------------
+
+    def _botocore_session(self) -> Any:
+        if self._session is None:
+            import botocore.session
+
+            self._session = botocore.session.get_session()
+        return self._session
+
+    def default_region(self) -> str | None:
+        """The configured region, else the session's (AWS_REGION, profile...)."""
+        if self._region_name:
+            return self._region_name
+        session = self._botocore_session()
+        if hasattr(session, "get_config_variable"):
+            region: str | None = session.get_config_variable("region")
+        else:  # a boto3.Session
+            region = session.region_name
+        return region
+
+    def _client(self, service: str, region: str) -> Any:
+        client = self._clients.get((service, region))
+        if client is not None:
+            return client
+        with self._lock:
+            client = self._clients.get((service, region))
+            if client is None:
+                client = self._make_client(service, region)
+                self._clients[(service, region)] = client
+        return client
+
+    def _make_client(self, service: str, region: str) -> Any:
+        from botocore.config import Config
+
+        config = Config(
+            connect_timeout=self._timeouts[0],
+            read_timeout=self._timeouts[1],
+            retries={"mode": "standard", "total_max_attempts": self._max_attempts},
+            max_pool_connections=self._pool,
+            user_agent_extra="awsrefs",
+        )
+        session = self._botocore_session()
+        make = getattr(session, "create_client", None) or session.client
+        client = make(service, region_name=region, endpoint_url=self.endpoint_url, config=config)
+
+        def count_attempt(model: Any = None, **_: Any) -> None:
+            name = getattr(model, "name", "?")
+            self.stats.add_attempt(f"{service}:{name}")
+
+        client.meta.events.register("before-send", count_attempt)
+        return client
+
+    def after_fork(self) -> None:
+        """Drop clients (their connection pools belong to the parent)."""
+        self._clients = {}
+        self._lock = threading.Lock()
+        self.stats.after_fork()
+
+    # -- calls -------------------------------------------------------------------------
+
+    def _call(
+        self,
+        service: str,
+        region: str | None,
+        operation: str,
+        subject: str | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        """Make one call; returns the response or a Miss for the whole call."""
+        region = region or self.default_region()
+        if not region:
+            return Miss(
+                FailureKind.CONFIGURATION,
+                "no AWS region: pass region_name=... to the Resolver or set AWS_REGION",
+            )
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        self.stats.add_call(f"{service}:{operation}")
+        try:
+            client = self._client(service, region)
+            method = getattr(client, _snake(operation))
+            return method(**kwargs)
+        except ClientError as error:
+            info = error.response.get("Error", {})
+            code, message = info.get("Code", ""), info.get("Message", "")
+            return _error_code_miss(code, message, f"{service}:{operation}", region, subject)
+        except BotoCoreError as error:
+            return _botocore_error(error, service, region, self._max_attempts)
+
+    def get_parameters(self, region: str | None, names: Sequence[str]) -> dict[str, Outcome]:
+        """GetParameters with decryption; unknown names come back as not found."""
+        response = self._call(
+            "ssm", region, "GetParameters", Names=list(names), WithDecryption=True
+        )
+        if isinstance(response, Miss):
+            if response.kind is FailureKind.ACCESS_DENIED and len(names) > 1:
+                # One denied name fails the whole call: ask one by one to say which.
+                out: dict[str, Outcome] = {}
+                for name in names:
+                    out.update(self.get_parameters(region, [name]))
+                return out
+            return dict.fromkeys(names, _with_resource(response, "ssm", region, names))
+        # Real AWS echoes the selector in "Selector"; emulators may not. The resolver never
+        # puts one name twice in a call, so the plain name identifies the answer too.
+        found: dict[str, Fetched] = {}
+        for param in response.get("Parameters", ()):
+            selector = (param.get("Selector") or "").lstrip(":")
+            fetched = Fetched(param["Value"], str(param.get("Version", "")) or None)
+            for key in (param.get("Name"), param.get("ARN")):
+                if key:
+                    found[f"{key}:{selector}" if selector else key] = fetched
+                    found.setdefault(key, fetched)
+        invalid = set(response.get("InvalidParameters", ()))
+        results: dict[str, Outcome] = {}
+        for name in names:
+            fetched_or_none = found.get(name) or found.get(split_selector(name)[0])
+            if name in invalid:
+                results[name] = Miss(
+                    FailureKind.NOT_FOUND,
+                    f"no parameter {name!r} (or no such version or label) in "
+                    f"{region or 'the default region'}",
+                )
+            elif fetched_or_none is not None:
+                results[name] = fetched_or_none
+            else:
+                results[name] = Miss(FailureKind.OTHER, "GetParameters did not return it")
+        return results
+
+    def can_batch_secrets(self, region: str | None) -> bool:
+        """False once BatchGetSecretValue was denied in this region."""
+        return (region or self.default_region()) not in self._batch_denied
+
+    def get_current_secrets(
+        self, region: str | None, secret_ids: Sequence[str]
+    ) -> dict[str, Outcome]:
+        """BatchGetSecretValue for several secrets; GetSecretValue for one (fewer permissions)."""
+        if len(secret_ids) == 1 or not self.can_batch_secrets(region):
+            return {sid: self.get_secret(region, sid, None, None) for sid in secret_ids}
+        response = self._call(
+            "secretsmanager", region, "BatchGetSecretValue", SecretIdList=list(secret_ids)
+        )
+        if isinstance(response, Miss):
+            if response.kind is FailureKind.ACCESS_DENIED:
+                # Batch needs its own permission; fall back to GetSecretValue per secret.
+                self._batch_denied.add(region or self.default_region())
+                return {sid: self.get_secret(region, sid, None, None) for sid in secret_ids}
+            return dict.fromkeys(secret_ids, response)
+        by_name: dict[str, Fetched] = {}
+        by_arn: dict[str, Fetched] = {}
+        for item in response.get("SecretValues", ()):
+            fetched = _secret_fetched(item)
+            by_name[item.get("Name", "")] = fetched
+            by_arn[item.get("ARN", "")] = fetched
+        errors = {e.get("SecretId"): e for e in response.get("Errors", ())}
+        results: dict[str, Outcome] = {}
+        for sid in secret_ids:
+            fetched_or_none = by_name.get(sid) or by_arn.get(sid) or _partial_arn(sid, by_arn)
+            if fetched_or_none is not None:
+                results[sid] = fetched_or_none
+            elif sid in errors:
+                err = errors[sid]
+                results[sid] = _error_code_miss(
+                    err.get("ErrorCode", ""),
+                    err.get("Message", ""),
+                    "secretsmanager:BatchGetSecretValue",
+                    region,
+                    sid,
+                )
+            else:
+                results[sid] = Miss(FailureKind.OTHER, "BatchGetSecretValue did not return it")
+        return results
+
+    def get_secret(
+        self, region: str | None, secret_id: str, stage: str | None, version_id: str | None
+    ) -> Outcome:
+        """GetSecretValue for one version (AWSCURRENT unless a stage or version id is given)."""
+        kwargs: dict[str, str] = {"SecretId": secret_id}
+        if stage:
+            kwargs["VersionStage"] = stage
+        if version_id:
+            kwargs["VersionId"] = version_id
+        response = self._call("secretsmanager", region, "GetSecretValue", secret_id, **kwargs)
+        if isinstance(response, Miss):
+            return _with_resource(response, "secretsmanager", region, [secret_id])
+        return _secret_fetched(response)
+
+
+def _snake(operation: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", operation).lower()
+
+
+def _secret_fetched(item: dict[str, Any]) -> Fetched:
+    value = item["SecretString"] if "SecretString" in item else bytes(item["SecretBinary"])
+    return Fetched(value, item.get("VersionId"))
+
+
+def _partial_arn(secret_id: str, by_arn: dict[str, Fetched]) -> Fetched | None:
+    if not secret_id.startswith("arn:"):
+        return None
+    for arn, fetched in by_arn.items():
+        if arn.startswith(secret_id + "-") and len(arn) == len(secret_id) + 7:
+            return fetched
+    return None
+
+
+def _error_code_miss(
+    code: str, message: str, operation: str, region: str | None, secret_id: str | None
+) -> Miss:
+    what = f"secret {secret_id!r}" if secret_id else "it"
+    if code in _THROTTLING:
+        return Miss(
+            FailureKind.THROTTLED,
+            f"{operation} was throttled and retries ran out; lower the call rate or retry later",
+        )
+    if code in _DENIED:
+        resource = _RESOURCE_IN_MESSAGE.search(message)
+        action = "secretsmanager:GetSecretValue" if "secretsmanager" in operation else operation
+        if operation.endswith("BatchGetSecretValue"):
+            action = "secretsmanager:GetSecretValue (and secretsmanager:BatchGetSecretValue)"
+        on = f" on {resource.group(1)}" if resource else ""
+        return Miss(FailureKind.ACCESS_DENIED, f"the caller needs {action}{on}{_KMS_NOTE}")
+    if code == "DecryptionFailure" or code.startswith("KMS"):
+        return Miss(
+            FailureKind.ACCESS_DENIED, f"KMS could not decrypt {what}: allow kms:Decrypt on its key"
+        )
+    if code in ("ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"):
+        return Miss(
+            FailureKind.NOT_FOUND, f"{what} does not exist in {region} (or has no such version)"
+        )
+    if code == "InvalidRequestException" and "deletion" in message:
+        return Miss(FailureKind.NOT_FOUND, f"{what} is scheduled for deletion")
+    if code in (
+        "UnrecognizedClientException",
+        "InvalidSignatureException",
+        "ExpiredTokenException",
+    ):
+        return Miss(FailureKind.CONFIGURATION, f"AWS rejected the credentials ({code})")
+    return Miss(FailureKind.OTHER, f"{operation} failed: {code or 'unknown error'}")
+
+
+def _with_resource(miss: Miss, service: str, region: str | None, names: Sequence[str]) -> Miss:
+    """Name the resource the caller needs access to when AWS's message did not."""
+    if miss.kind is not FailureKind.ACCESS_DENIED or " on arn:" in miss.reason:
+        return miss
+    arns = [_resource_arn(service, region, n) for n in names]
+    resource = ", ".join(arns)
+    reason = miss.reason.replace(_KMS_NOTE, f" on {resource}{_KMS_NOTE}", 1)
+    return Miss(miss.kind, reason)
+
+
+def _resource_arn(service: str, region: str | None, name: str) -> str:
+    if name.startswith("arn:"):
+        return name.rsplit(":", 1)[0] if service == "ssm" and name.count(":") > 5 else name
+    base = name.split(":", 1)[0] if service == "ssm" else name
+    if service == "ssm":
+        return f"arn:aws:ssm:{region or '*'}:*:parameter{'' if base.startswith('/') else '/'}{base}"
+    return f"arn:aws:secretsmanager:{region or '*'}:*:secret:{base}-*"
+
+
+def _botocore_error(error: Exception, service: str, region: str, attempts: int) -> Miss:
+    from botocore.exceptions import (
+        ConnectionError as BotoConnectionError,
+    )
+    from botocore.exceptions import (
+        HTTPClientError,
+        NoCredentialsError,
+        NoRegionError,
+        PartialCredentialsError,
+    )
+
+    name = type(error).__name__
+    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
+        return Miss(
+            FailureKind.CONFIGURATION,
+            "no AWS credentials found (environment, profile, container or instance role)",
+        )
+    if isinstance(error, NoRegionError):
+        return Miss(FailureKind.CONFIGURATION, "no AWS region: set AWS_REGION or pass region_name")
+    if isinstance(error, (BotoConnectionError, HTTPClientError)):
+        return Miss(
+            FailureKind.NETWORK,
+            f"could not reach {service} in {region} after {attempts} attempts ({name})",
+        )
+    return Miss(FailureKind.OTHER, f"{service} call failed ({name})")
