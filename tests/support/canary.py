@@ -1,0 +1,189 @@
+"""Fail any test that lets a secret value reach its output.
+
+A module-level registry holds every value that must never be shown: the fixed
+:data:`CANARY` string, every secret and SecureString the ``aws`` fixture seeds, and whatever
+a test passes to :func:`register_secret`. After each test phase (setup, call, teardown) a
+``pytest_runtest_makereport`` wrapper searches that phase's captured stdout, stderr and log
+and the failure text for each registered value, also in its escaped spellings (``repr``,
+JSON, URL-quoted, base64). A hit turns the report into a failure that names the leaked
+secret by registry index and length and says where it was found; every captured section and
+the failure text are redacted first, so the report that announces a leak does not repeat it.
+
+Values shorter than :data:`MIN_SECRET_LENGTH` characters are ignored: a short string shows
+up in ordinary output by chance. Tests should therefore seed long, distinctive secrets, such
+as ``"pw-7Hq2-rotation-current"``, never ``"secret"`` or ``"pw"``.
+
+Output the check cannot see: anything printed with ``-s`` (capture off) and live logging
+(``log_cli``), which go straight to the terminal.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import threading
+import urllib.parse
+from collections.abc import Generator
+
+import pytest
+
+CANARY = "awsrefs-canary-5e1f0c9b7d3a46e2b8c4"
+"""Always registered; seed it wherever a test wants to prove a value stays hidden."""
+
+MIN_SECRET_LENGTH = 6
+"""Registered values shorter than this are ignored, to avoid false alarms."""
+
+_lock = threading.Lock()
+_secrets: list[str] = [CANARY]
+# Searchable spellings of each registered value, same order as _secrets.
+_forms: list[tuple[str, ...]] = []
+
+
+def _spellings(value: str, raw: bytes | None) -> tuple[str, ...]:
+    """Every way ``value`` is likely to be written out: as is and escaped."""
+    forms = {
+        value,
+        repr(value)[1:-1],
+        json.dumps(value)[1:-1],
+        json.dumps(value, ensure_ascii=False)[1:-1],
+        urllib.parse.quote(value, safe=""),
+        urllib.parse.quote_plus(value, safe=""),
+        base64.b64encode(raw if raw is not None else value.encode()).decode(),
+    }
+    if raw is not None:
+        forms.add(repr(raw)[2:-1])
+    # Long forms first, so redaction replaces a whole escaped spelling, not a piece of it.
+    return tuple(sorted((f for f in forms if len(f) >= MIN_SECRET_LENGTH), key=len, reverse=True))
+
+
+_forms.append(_spellings(CANARY, None))
+
+
+def register_secret(value: str | bytes) -> None:
+    """Register a value that must never appear in test output.
+
+    Args:
+        value: The secret. Bytes that are not UTF-8 are registered by their ``repr`` and
+            base64 spellings. Values shorter than :data:`MIN_SECRET_LENGTH` are ignored.
+    """
+    if isinstance(value, bytes):
+        raw: bytes | None = value
+        text = value.decode("utf-8", errors="backslashreplace")
+    else:
+        raw, text = None, value
+    if len(text) < MIN_SECRET_LENGTH:
+        return
+    with _lock:
+        if text in _secrets:
+            return
+        _secrets.append(text)
+        _forms.append(_spellings(text, raw))
+
+
+def secret_values() -> tuple[str, ...]:
+    """Return every registered value, :data:`CANARY` first."""
+    with _lock:
+        return tuple(_secrets)
+
+
+def find_leaks(text: str) -> list[int]:
+    """Return the registry indexes of the secrets that appear in ``text``, in any spelling."""
+    with _lock:
+        forms = list(_forms)
+    return [index for index, spellings in enumerate(forms) if any(f in text for f in spellings)]
+
+
+def redact(text: str) -> str:
+    """Return ``text`` with every registered secret replaced by ``<secret #index>``."""
+    with _lock:
+        forms = list(_forms)
+    for index, spellings in enumerate(forms):
+        for form in spellings:
+            if form in text:
+                text = text.replace(form, f"<secret #{index}>")
+    return text
+
+
+def describe(index: int) -> str:
+    """Name a registered secret without showing it: ``secret #3 (24 chars)``."""
+    with _lock:
+        length = len(_secrets[index])
+    return f"secret #{index} ({length} chars)"
+
+
+def assert_no_secrets(text: str, what: str = "text") -> None:
+    """Fail the current test if ``text`` contains a registered secret, naming it by index only.
+
+    Args:
+        text: What to check, such as ``str(error)`` or ``repr(resolver)``.
+        what: A label for the failure message.
+    """
+    leaks = find_leaks(text)
+    if leaks:
+        pytest.fail(f"{what} contains {', '.join(describe(i) for i in leaks)}", pytrace=False)
+
+
+def _longrepr_text(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    if longrepr is None:
+        return ""
+    if isinstance(longrepr, tuple):  # a skip: (path, lineno, reason)
+        return "\n".join(str(part) for part in longrepr)
+    return str(longrepr)
+
+
+def _check(report: pytest.TestReport) -> None:
+    places: dict[int, list[str]] = {}
+    # Sections accumulate over phases: report a leak in the phase that produced it, once...
+    for title, content in report.sections:
+        if title.endswith(f" {report.when}"):
+            for index in find_leaks(content):
+                places.setdefault(index, []).append(title.lower())
+    # ...but redact all of them, since any report's sections may be shown (-rA, junitxml).
+    report.sections = [
+        (title, redact(content) if find_leaks(content) else content)
+        for title, content in report.sections
+    ]
+    original = _longrepr_text(report)
+    for index in find_leaks(original):
+        places.setdefault(index, []).append("failure text")
+    if not places:
+        return
+
+    found = "; ".join(f"{describe(i)} in {', '.join(where)}" for i, where in places.items())
+    message = f"awsrefs canary: a registered secret leaked into test output: {found}"
+    if original:
+        message += "\n\nOriginal report, redacted:\n" + redact(original)
+    report.outcome = "failed"
+    report.longrepr = message
+    if hasattr(report, "wasxfail"):  # an expected failure must not hide a leak
+        del report.wasxfail
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(
+    item: pytest.Item, call: pytest.CallInfo[None]
+) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Turn a report whose output or failure text holds a registered secret into a failure."""
+    report = yield
+    _check(report)
+    return report
+
+
+@pytest.fixture
+def canary() -> str:
+    """The always-registered canary secret, for tests that seed it and prove it stays hidden."""
+    return CANARY
+
+
+__all__ = [
+    "CANARY",
+    "MIN_SECRET_LENGTH",
+    "assert_no_secrets",
+    "canary",
+    "describe",
+    "find_leaks",
+    "redact",
+    "register_secret",
+    "secret_values",
+]
