@@ -270,6 +270,39 @@ class Resolver:
         assert isinstance(result, Entry)
         return Resolved(value, result.fetched.version, result.fetched_at)
 
+    def parameters_by_path(
+        self, path: str, *, recursive: bool = True, region: str | None = None
+    ) -> dict[str, str]:
+        """Every SSM parameter under ``path``, SecureStrings decrypted (GetParametersByPath).
+
+        Not cached: each call lists the path again, one AWS call per page of 10.
+
+        Args:
+            path: A hierarchy such as ``/myapp/prod`` (with or without the trailing ``/``).
+            recursive: Include parameters in sub-paths (``/myapp/prod/db/host``).
+            region: The region to list in (default: the resolver's).
+
+        Returns:
+            Full parameter name to value.
+
+        Raises:
+            ResolutionError: The listing failed (access denied, throttled, network...).
+            ValueError: ``path`` does not start with ``/``.
+        """
+        if not path.startswith("/"):
+            raise ValueError(f"an SSM path starts with '/', got {path!r}")
+        self._check_epoch()
+        backend = _Override.backend or self._backend
+        by_path = getattr(backend, "get_parameters_by_path", None)
+        reference = f"ssm:{path}"
+        if by_path is None:
+            reason = f"{type(backend).__name__} cannot list parameters by path"
+            raise ResolutionError([Failure("", reference, FailureKind.CONFIGURATION, reason)])
+        got = by_path(region or self._region_name, path, recursive=recursive)
+        if isinstance(got, Miss):
+            raise ResolutionError([Failure("", reference, got.kind, got.reason)])
+        return {name: str(fetched.value) for name, fetched in got.items()}
+
     def clear_cache(self) -> None:
         """Forget every cached value."""
         self._cache.clear()

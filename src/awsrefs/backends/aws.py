@@ -1,4 +1,4 @@
-"""The AWS backend: SSM GetParameters and Secrets Manager over botocore.
+"""The AWS backend: SSM GetParameters(ByPath) and Secrets Manager over botocore.
 
 botocore is imported when the first client is made, never at ``import awsrefs``.
 """
@@ -246,6 +246,35 @@ class AwsBackend:
             else:
                 results[sid] = Miss(FailureKind.OTHER, "BatchGetSecretValue did not return it")
         return results
+
+    def get_parameters_by_path(
+        self, region: str | None, path: str, *, recursive: bool = True
+    ) -> dict[str, Fetched] | Miss:
+        """GetParametersByPath with decryption, every page (each page counts as one call).
+
+        Returns:
+            Parameter name to value for every parameter under ``path``, or a Miss for the
+            whole listing (access denied, throttled...).
+        """
+        found: dict[str, Fetched] = {}
+        kwargs: dict[str, Any] = {
+            "Path": path,
+            "Recursive": recursive,
+            "WithDecryption": True,
+            "MaxResults": 10,  # the API's maximum page size
+        }
+        while True:
+            response = self._call("ssm", region, "GetParametersByPath", **kwargs)
+            if isinstance(response, Miss):
+                return _with_resource(response, "ssm", region, [path.rstrip("/") + "/*"])
+            for param in response.get("Parameters", ()):
+                found[param["Name"]] = Fetched(
+                    param["Value"], str(param.get("Version", "")) or None
+                )
+            token = response.get("NextToken")
+            if not token:
+                return found
+            kwargs["NextToken"] = token
 
     def get_secret(
         self, region: str | None, secret_id: str, stage: str | None, version_id: str | None

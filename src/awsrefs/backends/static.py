@@ -104,6 +104,19 @@ class StaticBackend:
             value = self._secrets.get((secret_id, stage, version_id))
         return self._found(value, f"no secret {secret_id!r} at that stage or version")
 
+    def get_parameters_by_path(
+        self, region: str | None, path: str, *, recursive: bool = True
+    ) -> dict[str, Fetched] | Miss:
+        """Serve every parameter whose name is under ``path`` (one level unless recursive)."""
+        self.stats.add_call("ssm:GetParametersByPath")
+        prefix = path.rstrip("/") + "/"
+        with self._lock:
+            return {
+                name: Fetched(value, "static")
+                for name, value in self._parameters.items()
+                if name.startswith(prefix) and (recursive or "/" not in name[len(prefix) :])
+            }
+
     @staticmethod
     def _found(value: str | bytes | None, missing: str) -> Outcome:
         if value is None:
