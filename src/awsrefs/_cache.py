@@ -55,15 +55,15 @@ class Cache:
         return None
 
     def claim(
-        self, keys: Iterable[Key], *, force: bool = False, fetched_before: float | None = None
+        self, keys: Iterable[Key], *, force: bool = False, newer_than: float | None = None
     ) -> tuple[dict[Key, Entry | Miss], list[Key], dict[Key, Future[Entry | Miss]]]:
         """Split keys into fresh entries, keys this caller must fetch, and fetches to wait on.
 
         Args:
             keys: The keys wanted.
             force: Fetch even when fresh (a refresh), unless someone is already fetching.
-            fetched_before: With force, an entry fetched at or after this time counts as
-                already refreshed; lets callers that failed together cause one refresh.
+            newer_than: With force, an entry fetched after this time counts as already
+                refreshed; lets callers that found the same value stale cause one refresh.
         """
         now = time.monotonic()
         fresh: dict[Key, Entry | Miss] = {}
@@ -79,7 +79,7 @@ class Cache:
                     continue
                 entry = self.entries.get(key)
                 if entry is not None:
-                    if force and fetched_before is not None and entry.fetched_at >= fetched_before:
+                    if force and newer_than is not None and entry.fetched_at > newer_than:
                         fresh[key] = entry
                         continue
                     if not force and entry.expires_at > now:

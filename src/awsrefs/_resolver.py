@@ -423,7 +423,7 @@ class Resolver:
     def _fetch_keys(
         self, keys: list[ItemKey], *, force: bool = False, newer_than: float | None = None
     ) -> dict[ItemKey, Entry | Miss]:
-        fresh, mine, waiting = self._cache.claim(keys, force=force, fetched_before=newer_than)
+        fresh, mine, waiting = self._cache.claim(keys, force=force, newer_than=newer_than)
         self._stats.add_cache(hits=len(fresh), misses=len(mine) + len(waiting))
         results: dict[ItemKey, Entry | Miss] = dict(fresh)
         if mine:

@@ -163,6 +163,8 @@ class FaultConfig:
         throttle: Token buckets by name; a request is throttled when its bucket is empty.
             Buckets not listed here do not throttle. See :func:`aws_rates`.
         classify: Maps a request to a bucket name (or None).
+        deny: IAM stand-in: returns the resource ARN a request is denied on (answered with
+            AWS's AccessDeniedException naming the action and resource), or None to allow.
     """
 
     latency_s: float = 0.0
@@ -174,6 +176,7 @@ class FaultConfig:
     seed: int | None = None
     throttle: dict[str, Rate] = field(default_factory=dict)
     classify: Callable[[ProxyRequest], str | None] = default_classifier
+    deny: Callable[[ProxyRequest], str | None] | None = None
 
 
 class TokenBucket:
@@ -268,7 +271,18 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         proxy._sleep(half)
-        if fate == "throttled":
+        if isinstance(fate, tuple):
+            proxy._count(op, "errored")
+            service, _, action = op.partition(".")
+            prefix = "ssm" if service == "AmazonSSM" else service
+            status, headers, payload = _aws_error(
+                400,
+                "AccessDeniedException",
+                f"User: arn:aws:iam::123456789012:user/test is not authorized to perform: "
+                f"{prefix}:{action} on resource: {fate[1]} because no identity-based policy "
+                f"allows the {prefix}:{action} action",
+            )
+        elif fate == "throttled":
             proxy._count(op, "throttled")
             status, headers, payload = _aws_error(400, "ThrottlingException", "Rate exceeded")
         elif isinstance(fate, int):
@@ -510,10 +524,17 @@ class FaultProxy:
         if seconds > 0:
             self._stopping.wait(seconds)
 
-    def _decide(self, request: ProxyRequest) -> tuple[FaultConfig, str | int | None]:
-        """Pick one request's fate: "throttled", "reset", "timeout", an error status, or None."""
+    def _decide(
+        self, request: ProxyRequest
+    ) -> tuple[FaultConfig, str | int | tuple[str, str] | None]:
+        """Pick one request's fate: "throttled", "reset", "timeout", an error status,
+        ("denied", resource), or None."""
         with self._lock:
             config = self.config
+            if config.deny is not None:
+                resource = config.deny(request)
+                if resource is not None:
+                    return config, ("denied", resource)
             bucket_name = config.classify(request) if config.throttle else None
             if bucket_name is not None and bucket_name in config.throttle:
                 rate = config.throttle[bucket_name]

@@ -120,9 +120,9 @@ class AwsBackend:
         make = getattr(session, "create_client", None) or session.client
         client = make(service, region_name=region, endpoint_url=self.endpoint_url, config=config)
 
-        def count_attempt(model: Any = None, **_: Any) -> None:
-            name = getattr(model, "name", "?")
-            self.stats.add_attempt(f"{service}:{name}")
+        def count_attempt(event_name: str = "", **_: Any) -> None:
+            # event_name is "before-send.<service-id>.<Operation>"; one per HTTP attempt.
+            self.stats.add_attempt(f"{service}:{event_name.rsplit('.', 1)[-1]}")
 
         client.meta.events.register("before-send", count_attempt)
         return client
