@@ -1,1 +1,30 @@
-"""awsrefs integration (work in progress)."""
+"""awsrefs for Django: references in settings, rotation-proof database backends, checks.
+
+Last line of ``settings.py``::
+
+    from awsrefs_django import resolve_settings
+
+    resolve_settings(globals())
+
+Database backends ``awsrefs_django.backends.postgresql`` and ``awsrefs_django.backends.mysql``
+take their credentials from ``OPTIONS["secret"]`` at each new connection. Add
+``"awsrefs_django"`` to ``INSTALLED_APPS`` for ``manage.py awsrefs_check`` and the system check.
+"""
+
+from __future__ import annotations
+
+from awsrefs_django._settings import (
+    REFERENCES_SETTING,
+    check_settings,
+    database_secrets,
+    get_resolver,
+    resolve_settings,
+)
+
+__all__ = [
+    "REFERENCES_SETTING",
+    "check_settings",
+    "database_secrets",
+    "get_resolver",
+    "resolve_settings",
+]

@@ -1,0 +1,42 @@
+"""``manage.py awsrefs_check``: the status of every reference in settings, for deploy pipelines."""
+# mypy: disable-error-code="import-untyped"
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from awsrefs_django._settings import check_settings
+from awsrefs_django.checks import settings_mapping
+
+
+class Command(BaseCommand):  # type: ignore[misc]
+    """List every reference with OK / not found / access denied; exit 1 when any fails."""
+
+    help = (
+        "List every ssm:/secretsmanager: reference in settings with its status (never its "
+        "value). Exits non-zero when any reference does not resolve."
+    )
+    # The system checks would resolve the same references again; this command is the check.
+    requires_system_checks: list[str] = []
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        """Run the check and print one line per reference."""
+        results = check_settings(settings_mapping())
+        if not results:
+            self.stdout.write("No references found in settings.")
+            return
+        width = max(len(item.path) for item in results)
+        failed = 0
+        for item in results:
+            line = f"{item.path:<{width}}  {item.reference}  {item.status}"
+            if item.failure is None:
+                self.stdout.write(line, self.style.SUCCESS)
+            else:
+                failed += 1
+                self.stdout.write(f"{line}: {item.failure.reason}", self.style.ERROR)
+        total = len(results)
+        if failed:
+            raise CommandError(f"{failed} of {total} references could not be resolved.")
+        self.stdout.write(f"All {total} references resolve.")

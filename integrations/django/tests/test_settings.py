@@ -1,0 +1,164 @@
+"""resolve_settings() on a settings namespace, against moto over HTTP (Django not configured)."""
+
+from __future__ import annotations
+
+import pytest
+from awsrefs_django import REFERENCES_SETTING, check_settings, resolve_settings
+from django.core.exceptions import ImproperlyConfigured
+
+import awsrefs
+from tests.support.canary import assert_no_secrets
+
+
+@pytest.fixture
+def resolver(aws):
+    resolver = awsrefs.Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
+    yield resolver
+    resolver.close()
+
+
+def _settings_file(canary: str) -> dict:
+    return {
+        "DEBUG": False,
+        "SECRET_KEY": "secretsmanager:app/django:secret_key",
+        "DATABASES": {
+            "default": {
+                "ENGINE": "awsrefs_django.backends.postgresql",
+                "NAME": "app",
+                "HOST": "ssm:/app/db-host",
+                "PORT": "secretsmanager:app/db:port",
+                "OPTIONS": {"secret": "secretsmanager:app/db", "sslmode": "prefer"},
+            }
+        },
+        "CACHES": {"default": {"LOCATION": "redis://:${secretsmanager:app/redis:token}@h:6379"}},
+        "STORAGES": {"default": {"OPTIONS": {"bucket_name": "ssm:/app/bucket"}}},
+        "ALLOWED_HOSTS": ["ssm:/app/host", "localhost"],
+        "SENTRY_DSN": "optional:ssm:/app/sentry-dsn",
+        "lowercase_helper": "ssm:/not/a/setting",
+    }
+
+
+def _seed(aws, canary: str) -> None:
+    aws.put_secret("app/django", {"secret_key": canary})
+    aws.put_secret("app/db", {"username": "app", "password": "pw-db-Lk29-current", "port": 5432})
+    aws.put_secret("app/redis", {"token": "tok-redis-Qm18-secret"})
+    aws.put_parameter("/app/db-host", "db.internal")
+    aws.put_parameter("/app/bucket", "media-bucket")
+    aws.put_parameter("/app/host", "app.example.com")
+
+
+def test_resolves_nested_settings_in_one_batched_pass(aws, resolver, canary):
+    _seed(aws, canary)
+    settings = _settings_file(canary)
+    original_databases = settings["DATABASES"]
+
+    resolve_settings(settings, resolver=resolver)
+
+    assert settings["SECRET_KEY"] == canary
+    db = settings["DATABASES"]["default"]
+    assert db["HOST"] == "db.internal"
+    assert db["PORT"] == 5432  # a JSON number stays a number
+    assert db["OPTIONS"] == {"secret": "secretsmanager:app/db", "sslmode": "prefer"}
+    assert settings["CACHES"]["default"]["LOCATION"] == "redis://:tok-redis-Qm18-secret@h:6379"
+    assert settings["STORAGES"]["default"]["OPTIONS"]["bucket_name"] == "media-bucket"
+    assert settings["ALLOWED_HOSTS"] == ["app.example.com", "localhost"]
+    # A missing optional reference removes the setting so Django's default applies.
+    assert "SENTRY_DSN" not in settings
+    assert settings["lowercase_helper"] == "ssm:/not/a/setting"
+    # The settings file's own objects are not modified.
+    assert original_databases["default"]["HOST"] == "ssm:/app/db-host"
+    # One GetParameters (4 names) + one BatchGetSecretValue (3 secrets); nothing else.
+    assert dict(resolver.stats.calls) == {
+        "ssm:GetParameters": 1,
+        "secretsmanager:BatchGetSecretValue": 1,
+    }
+    kept = settings[REFERENCES_SETTING]
+    assert set(kept) == {
+        "SECRET_KEY",
+        "DATABASES",
+        "CACHES",
+        "STORAGES",
+        "ALLOWED_HOSTS",
+        "SENTRY_DSN",
+    }
+    assert kept["DATABASES"]["default"]["HOST"] == "ssm:/app/db-host"
+    assert_no_secrets(repr(kept), "AWSREFS_REFERENCES")
+
+
+def test_failures_raise_improperly_configured_naming_every_path_and_apply_nothing(
+    aws, resolver, canary
+):
+    aws.put_secret("app/django", {"secret_key": canary})
+    aws.put_parameter("/app/host", "app.example.com")
+    settings = _settings_file(canary)
+    before = {k: v for k, v in settings.items()}
+
+    with pytest.raises(ImproperlyConfigured) as caught:
+        resolve_settings(settings, resolver=resolver, defer_errors=False)
+
+    message = str(caught.value)
+    for path in (
+        "DATABASES.default.HOST",
+        "DATABASES.default.PORT",
+        "DATABASES.default.OPTIONS.secret",
+        "CACHES.default.LOCATION",
+        "STORAGES.default.OPTIONS.bucket_name",
+    ):
+        assert path in message
+    assert "SECRET_KEY" not in message
+    assert "SENTRY_DSN" not in message  # optional and missing is not a failure
+    assert isinstance(caught.value.__cause__, awsrefs.ResolutionError)
+    assert settings == before  # nothing half-applied
+    assert REFERENCES_SETTING not in settings
+    assert_no_secrets(message, "ImproperlyConfigured")
+
+
+def test_deferred_errors_leave_settings_unresolved_for_the_checks(aws, resolver, canary):
+    aws.put_secret("app/django", {"secret_key": canary})
+    settings = _settings_file(canary)
+
+    resolve_settings(settings, resolver=resolver, defer_errors=True)
+
+    assert settings["SECRET_KEY"] == "secretsmanager:app/django:secret_key"
+    statuses = {c.path: c.status for c in check_settings(settings, resolver=resolver)}
+    assert statuses["SECRET_KEY"] == "OK"
+    assert statuses["DATABASES.default.HOST"] == "not found"
+    assert statuses["SENTRY_DSN"] == "OK (optional, missing)"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [
+        "secretsmanager:app/db:password",
+        "secretsmanager:app/db::AWSPENDING",
+        "optional:secretsmanager:app/db",
+        "ssm:/app/db",
+        "not-a-reference",
+    ],
+)
+def test_database_secret_must_be_a_whole_current_secret(resolver, secret):
+    settings = {"DATABASES": {"default": {"OPTIONS": {"secret": secret}}}}
+    with pytest.raises(ImproperlyConfigured, match=r"DATABASES\.default\.OPTIONS\.secret"):
+        resolve_settings(settings, resolver=resolver, defer_errors=False)
+    assert resolver.stats.total_calls == 0
+
+
+def test_check_settings_sees_originals_after_resolution(aws, resolver, canary):
+    _seed(aws, canary)
+    settings = _settings_file(canary)
+    resolve_settings(settings, resolver=resolver)
+    calls = resolver.stats.total_calls
+
+    checked = check_settings(settings, resolver=resolver)
+
+    assert {c.path for c in checked} >= {
+        "SECRET_KEY",
+        "DATABASES.default.HOST",
+        "DATABASES.default.OPTIONS.secret",
+        "CACHES.default.LOCATION",
+        "ALLOWED_HOSTS[0]",
+        "SENTRY_DSN",
+    }
+    assert all(c.ok for c in checked)
+    assert resolver.stats.total_calls == calls  # served from the cache
+    assert_no_secrets(repr(checked), "check results")
