@@ -1,0 +1,292 @@
+from __future__ import annotations
+
+import logging
+import types
+from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass
+from typing import Any
+
+from flask import Flask, current_app
+
+import awsrefs
+
+logger = logging.getLogger("awsrefs_flask")
+
+EXTENSION_NAME = "awsrefs"
+OPTION_PREFIX = "AWSREFS_"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off", ""})
+
+
+class ConfigError(awsrefs.ResolutionError):
+    """References in ``app.config`` that could not be resolved.
+
+    A :class:`awsrefs.ResolutionError` (so ``except awsrefs.RefError`` catches it too) raised
+    by :meth:`AwsRefs.init_app`, chained to the resolver's error. ``str(error)`` names the
+    app and lists every failed reference with its config key, such as
+    ``SQLALCHEMY_ENGINE_OPTIONS.connect_args.password``; it never contains a value.
+
+    Attributes:
+        failures: One :class:`awsrefs.Failure` per failed reference.
+        app_name: ``app.name`` of the Flask app being configured.
+    """
+
+    def __init__(self, failures: Iterable[awsrefs.Failure], *, app_name: str) -> None:
+        super().__init__(failures)
+        self.app_name = app_name
+        self.args = (
+            f"Flask app {app_name!r}: app.config {self.args[0]}\n"
+            "(With AWSREFS_ENABLED = False, `flask awsrefs check` lists every reference "
+            "and its status.)",
+        )
+
+
+@dataclass(frozen=True)
+class AwsRefsState:
+    """What :meth:`AwsRefs.init_app` stores in ``app.extensions["awsrefs"]``.
+
+    Attributes:
+        extension: The :class:`AwsRefs` instance that was registered.
+        resolver: The resolver used for this app (also the one to use in views).
+        references: The config entries that held references, as written before they were
+            resolved (read-only). ``flask awsrefs check`` reports on these.
+        enabled: False when ``AWSREFS_ENABLED`` turned resolution off.
+    """
+
+    extension: AwsRefs
+    resolver: awsrefs.Resolver
+    references: Mapping[str, Any]
+    enabled: bool
+
+    def __repr__(self) -> str:  # the references are not values, but keep the repr short
+        return (
+            f"AwsRefsState(resolver={self.resolver!r}, keys={sorted(self.references)!r}, "
+            f"enabled={self.enabled!r})"
+        )
+
+
+class AwsRefs:
+    """Resolves ``ssm:`` and ``secretsmanager:`` references in a Flask app's config.
+
+    Load the config first (``from_object``, ``from_pyfile``, ``from_prefixed_env``...), then
+    call :meth:`init_app`, before the extensions that read the config (Flask-SQLAlchemy)::
+
+        refs = AwsRefs()
+
+        def create_app():
+            app = Flask(__name__)
+            app.config.from_pyfile("settings.py")
+            app.config.from_prefixed_env()
+            refs.init_app(app)
+            db.init_app(app)
+            return app
+
+    Args:
+        app: Initialize this app at once (the single-app pattern).
+        resolver: The :class:`awsrefs.Resolver` to use. By default the process-wide
+            :func:`awsrefs.default_resolver`, or a new resolver when ``AWSREFS_REGION``,
+            ``AWSREFS_ENDPOINT_URL`` or ``AWSREFS_TTL`` is set.
+    """
+
+    def __init__(
+        self, app: Flask | None = None, *, resolver: awsrefs.Resolver | None = None
+    ) -> None:
+        self._resolver = resolver
+        if app is not None:
+            self.init_app(app)
+
+    def __repr__(self) -> str:
+        return f"AwsRefs(resolver={self._resolver!r})"
+
+    def init_app(self, app: Flask) -> None:
+        """Resolve every reference in ``app.config`` and register the extension on ``app``.
+
+        All references are fetched in one batched pass. A missing ``optional:`` reference
+        removes its config key (or list item). On any error ``app.config`` is left exactly
+        as it was. Changes made to the config after this call are not resolved.
+
+        These ``app.config`` keys are read (and never resolved themselves):
+
+        - ``AWSREFS_ENABLED``: False to leave the config alone (default True).
+        - ``AWSREFS_REGION``: region of references that do not name one in an ARN.
+        - ``AWSREFS_ENDPOINT_URL``: send AWS calls here (an emulator, a VPC endpoint).
+        - ``AWSREFS_TTL``: seconds a value is cached for later ``get`` calls (default 300).
+        - ``AWSREFS_KEYS``: resolve only these top-level keys (default: all).
+        - ``AWSREFS_SKIP_KEYS``: never resolve these top-level keys.
+
+        Args:
+            app: The Flask application.
+
+        Raises:
+            RuntimeError: An ``AwsRefs`` instance is already registered on ``app``.
+            ValueError: An ``AWSREFS_*`` option is invalid, or set together with
+                ``resolver=``.
+            ConfigError: References could not be resolved; lists each config key.
+        """
+        if EXTENSION_NAME in app.extensions:
+            raise RuntimeError(
+                "An 'AwsRefs' instance is already registered on this Flask app; its config "
+                "has been resolved once. Use that instance instead."
+            )
+        config = app.config
+        enabled = _as_bool(config, "AWSREFS_ENABLED", default=True)
+        resolver = self._make_resolver(config)
+        keys = _selected_keys(config)
+        references = {key: config[key] for key in keys if _holds_reference(config[key])}
+
+        if enabled and references:
+            try:
+                resolved = resolver.resolve(references)
+            except awsrefs.ResolutionError as error:
+                raise ConfigError(error.failures, app_name=app.name) from error
+            # Nothing above changed the config; now apply everything at once.
+            for key in references:
+                if key in resolved:
+                    config[key] = resolved[key]
+                else:
+                    del config[key]  # an optional reference whose target does not exist
+            logger.debug("resolved references in %d config keys of %r", len(references), app.name)
+
+        app.extensions[EXTENSION_NAME] = AwsRefsState(
+            extension=self,
+            resolver=resolver,
+            references=types.MappingProxyType(references),
+            enabled=enabled,
+        )
+        from awsrefs_flask._cli import cli
+
+        app.cli.add_command(cli)
+
+    def _make_resolver(self, config: Mapping[str, Any]) -> awsrefs.Resolver:
+        region = _as_text(config, "AWSREFS_REGION")
+        endpoint_url = _as_text(config, "AWSREFS_ENDPOINT_URL")
+        ttl = _as_seconds(config, "AWSREFS_TTL")
+        given = [
+            name
+            for name, value in (
+                ("AWSREFS_REGION", region),
+                ("AWSREFS_ENDPOINT_URL", endpoint_url),
+                ("AWSREFS_TTL", ttl),
+            )
+            if value is not None
+        ]
+        if self._resolver is not None:
+            if given:
+                raise ValueError(
+                    f"AwsRefs(resolver=...) was given, so {', '.join(given)} would be "
+                    "ignored; configure that resolver instead, or leave resolver= out"
+                )
+            return self._resolver
+        if not given:
+            return awsrefs.default_resolver()
+        return awsrefs.Resolver(
+            region_name=region,
+            endpoint_url=endpoint_url,
+            ttl=300.0 if ttl is None else ttl,
+        )
+
+
+def get_state(app: Flask | None = None) -> AwsRefsState:
+    """Return what :meth:`AwsRefs.init_app` registered on ``app`` (default: ``current_app``).
+
+    Raises:
+        RuntimeError: ``AwsRefs`` was not initialized on the app.
+    """
+    app = current_app if app is None else app
+    state = app.extensions.get(EXTENSION_NAME)
+    if not isinstance(state, AwsRefsState):
+        raise RuntimeError(
+            "AwsRefs is not initialized on this Flask app; call AwsRefs().init_app(app) first"
+        )
+    return state
+
+
+def get_resolver(app: Flask | None = None) -> awsrefs.Resolver:
+    """Return the resolver of ``app`` (default: ``current_app``), e.g. for ``get`` in views.
+
+    >>> get_resolver().get("ssm:/myapp/prod/feature-flags")  # doctest: +SKIP
+    """
+    return get_state(app).resolver
+
+
+def _selected_keys(config: Mapping[str, Any]) -> list[str]:
+    only = _as_names(config, "AWSREFS_KEYS")
+    skip = set(_as_names(config, "AWSREFS_SKIP_KEYS") or ())
+    if only is not None:
+        unknown = [name for name in only if name not in config]
+        if unknown:
+            # Most likely a typo; resolving nothing for it silently would hide that.
+            raise ValueError(f"AWSREFS_KEYS names keys that are not in app.config: {unknown}")
+        candidates: Iterable[Any] = only
+    else:
+        candidates = list(config)
+    return [
+        key
+        for key in candidates
+        if isinstance(key, str) and not key.startswith(OPTION_PREFIX) and key not in skip
+    ]
+
+
+def _holds_reference(value: Any, seen: frozenset[int] = frozenset()) -> bool:
+    """True when ``value`` holds a string that is (or starts like) a reference or template."""
+    if isinstance(value, str):
+        try:
+            return awsrefs.parse(value) is not None
+        except awsrefs.RefSyntaxError:
+            return True  # resolve() reports it, with its config key
+    if isinstance(value, (bytes, bytearray)) or id(value) in seen:
+        return False
+    seen = seen | {id(value)}
+    if isinstance(value, Mapping):
+        return any(_holds_reference(item, seen) for item in value.values())
+    if isinstance(value, (Sequence, Set)):
+        return any(_holds_reference(item, seen) for item in value)
+    return False
+
+
+def _as_bool(config: Mapping[str, Any], name: str, *, default: bool) -> bool:
+    value = config.get(name)
+    if value is None:
+        return default
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and value in (0, 1):  # FLASK_AWSREFS_ENABLED=0 loads as int
+        return bool(value)
+    if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
+        return value.strip().lower() in _TRUE
+    raise ValueError(f"{name} must be True or False, got {value!r}")
+
+
+def _as_text(config: Mapping[str, Any], name: str) -> str | None:
+    value = config.get(name)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
+    return value
+
+
+def _as_seconds(config: Mapping[str, Any], name: str) -> float | None:
+    value = config.get(name)
+    if value is None or value == "":
+        return None
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        seconds = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a number of seconds, got {value!r}") from None
+    if not seconds >= 0:  # also rejects NaN
+        raise ValueError(f"{name} must be >= 0 seconds, got {value!r}")
+    return seconds
+
+
+def _as_names(config: Mapping[str, Any], name: str) -> list[str] | None:
+    value = config.get(name)
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    if isinstance(value, (Sequence, Set)) and all(isinstance(item, str) for item in value):
+        return list(value)
+    raise ValueError(f"{name} must be a list of config keys or a comma-separated string")
