@@ -1,0 +1,5 @@
+"""``python -m awsrefs``: the ``awsrefs`` command."""
+
+from awsrefs.cli import main
+
+raise SystemExit(main())
