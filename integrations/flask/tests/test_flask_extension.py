@@ -320,7 +320,7 @@ def test_every_failure_is_reported_at_once(aws, resolver, tmp_path):
         AwsRefs(app, resolver=resolver)
 
     assert sorted(f.path for f in caught.value.failures) == ["A", "B.c"]
-    assert "2 references could not be resolved" in str(caught.value)
+    assert "2 references in app.config could not be resolved" in str(caught.value)
 
 
 def test_second_registration_is_refused(aws, resolver, tmp_path):

@@ -34,11 +34,15 @@ class ConfigError(awsrefs.ResolutionError):
     def __init__(self, failures: Iterable[awsrefs.Failure], *, app_name: str) -> None:
         super().__init__(failures)
         self.app_name = app_name
-        self.args = (
-            f"Flask app {app_name!r}: app.config {self.args[0]}\n"
+        count = len(self.failures)
+        lines = [
+            f"Flask app {app_name!r}: {count} {'reference' if count == 1 else 'references'} "
+            "in app.config could not be resolved:",
+            *(f"  - {failure}" for failure in self.failures),
             "(With AWSREFS_ENABLED = False, `flask awsrefs check` lists every reference "
             "and its status.)",
-        )
+        ]
+        self.args = ("\n".join(lines),)
 
 
 @dataclass(frozen=True)
