@@ -418,3 +418,11 @@ def test_check_without_references(resolver, tmp_path):
     result = app.test_cli_runner().invoke(args=["awsrefs", "check"])
 
     assert (result.exit_code, result.output) == (0, "No references in app.config.\n")
+    assert resolver.stats.total_calls == 0
+
+
+def test_get_state_before_init_app_says_what_to_do():
+    app = Flask("shop")
+
+    with pytest.raises(RuntimeError, match=r"call AwsRefs\(\)\.init_app\(app\) first"):
+        get_resolver(app)
