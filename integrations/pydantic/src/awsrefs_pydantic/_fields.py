@@ -1,0 +1,186 @@
+"""What the settings model says about its fields: input keys, reference defaults, coercions."""
+
+from __future__ import annotations
+
+import json
+import types
+import typing
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from pydantic import AliasChoices, AliasPath, BaseModel, Json, SecretStr
+from pydantic.fields import FieldInfo
+
+import awsrefs
+
+ABSENT: Any = object()
+
+
+def looks_like_reference(value: Any) -> bool:
+    """True for a reference, a template, or a malformed reference (reported, not ignored)."""
+    if not isinstance(value, str):
+        return False
+    try:
+        return awsrefs.parse(value) is not None
+    except awsrefs.RefSyntaxError:
+        return True
+
+
+def contains_reference(value: Any) -> bool:
+    """True when ``value`` or anything nested in it looks like a reference."""
+    if isinstance(value, str):
+        return looks_like_reference(value)
+    if isinstance(value, Mapping):
+        return any(contains_reference(v) for v in value.values())
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(contains_reference(v) for v in value)
+    return False
+
+
+def input_keys(name: str, field: FieldInfo) -> list[str]:
+    """The keys a source may use for ``field``: its string aliases first, then its name."""
+    keys: list[str] = []
+    alias = field.validation_alias
+    if isinstance(alias, str):
+        keys.append(alias)
+    elif isinstance(alias, AliasChoices):
+        keys.extend(c for c in alias.choices if isinstance(c, str))
+        keys.extend(
+            str(c.path[0]) for c in alias.choices if isinstance(c, AliasPath) and len(c.path) == 1
+        )
+    if isinstance(field.alias, str) and field.alias not in keys:
+        keys.append(field.alias)
+    if name not in keys:
+        keys.append(name)
+    return [str(k) for k in keys]
+
+
+def find(data: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, Any]:
+    """The key and value ``data`` holds for one of ``keys`` (case-insensitively), or ABSENT."""
+    for key in keys:
+        if key in data:
+            return key, data[key]
+    lowered = {k.lower(): k for k in data if isinstance(k, str)}
+    for key in keys:
+        if key.lower() in lowered:
+            found = lowered[key.lower()]
+            return found, data[found]
+    return None, ABSENT
+
+
+def model_type(annotation: Any) -> type[BaseModel] | None:
+    """The pydantic model inside ``annotation`` (``Model``, ``Model | None``), else None."""
+    annotation = _strip_annotated(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if _is_union(annotation):
+        models = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(models) == 1:
+            return model_type(models[0])
+    return None
+
+
+def reference_defaults(
+    model: type[BaseModel], given: Mapping[str, Any] | None, *, top: bool
+) -> dict[str, Any]:
+    """Field defaults that are references, for the fields ``given`` does not set.
+
+    A model-typed field that ``given`` sets as a mapping gets its own missing fields' reference
+    defaults, recursively. A model instance given as a default is included whole when it holds
+    a reference. At the top level, a field set to an ``optional:`` reference also gets its
+    default (used when that reference is missing).
+    """
+    out: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        keys = input_keys(name, field)
+        _, present = find(given, keys) if given is not None else (None, ABSENT)
+        emit = keys[0]
+        if present is ABSENT or (
+            top and isinstance(present, str) and present.startswith("optional:")
+        ):
+            default = field.default
+            if isinstance(default, BaseModel):
+                plain = plain_model(default)
+                if contains_reference(plain):
+                    out[emit] = plain
+            elif contains_reference(default):
+                out[emit] = default
+            continue
+        inner = model_type(field.annotation)
+        if inner is not None and isinstance(present, Mapping):
+            sub = reference_defaults(inner, present, top=False)
+            if sub:
+                out[emit] = sub
+    return out
+
+
+def plain_model(instance: BaseModel) -> dict[str, Any]:
+    """A model instance as input data (keyed as its fields accept), references kept as text."""
+    out: dict[str, Any] = {}
+    for name, field in type(instance).model_fields.items():
+        value = getattr(instance, name)
+        if isinstance(value, BaseModel):
+            value = plain_model(value)
+        elif isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        out[input_keys(name, field)[0]] = value
+    return out
+
+
+def coerce_resolved(model: type[BaseModel], raw: Any, resolved: Any) -> Any:
+    """Adjust values that references produced to what the field accepts.
+
+    A JSON value (a dict, a number) from a secret's key goes into a ``Json[...]`` field as JSON
+    text, and a number into a ``str``/``SecretStr`` field as its text. Values that did not come
+    from a reference are left exactly as the source gave them.
+    """
+    if not isinstance(resolved, Mapping) or resolved is raw:
+        return resolved
+    raw_map: Mapping[str, Any] = raw if isinstance(raw, Mapping) else {}
+    out = dict(resolved)
+    for name, field in model.model_fields.items():
+        key, value = find(resolved, input_keys(name, field))
+        if key is None:
+            continue
+        before = raw_map.get(key, ABSENT)
+        if value is before:
+            continue
+        inner = model_type(field.annotation)
+        if _is_json(field):
+            if not isinstance(value, (str, bytes, bytearray)):
+                out[key] = json.dumps(value)
+        elif _is_text(field.annotation) and isinstance(value, (int, float)):
+            out[key] = json.dumps(value)
+        elif inner is not None:
+            out[key] = coerce_resolved(inner, before, value)
+    return out
+
+
+def _is_json(field: FieldInfo) -> bool:
+    if any(isinstance(m, Json) for m in field.metadata):  # type: ignore[misc]
+        return True
+    annotation = field.annotation
+    if typing.get_origin(annotation) is typing.Annotated:
+        return any(isinstance(m, Json) for m in typing.get_args(annotation)[1:])  # type: ignore[misc]
+    return False
+
+
+def _is_text(annotation: Any) -> bool:
+    annotation = _strip_annotated(annotation)
+    if annotation in (str, SecretStr):
+        return True
+    if _is_union(annotation):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _is_text(args[0])
+    return False
+
+
+def _strip_annotated(annotation: Any) -> Any:
+    while typing.get_origin(annotation) is typing.Annotated:
+        annotation = typing.get_args(annotation)[0]
+    return annotation
+
+
+def _is_union(annotation: Any) -> bool:
+    origin = typing.get_origin(annotation)
+    return origin is typing.Union or origin is types.UnionType
