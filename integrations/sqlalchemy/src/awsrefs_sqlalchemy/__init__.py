@@ -1,1 +1,272 @@
-"""awsrefs integration (work in progress)."""
+"""SQLAlchemy engines whose credentials come from Secrets Manager and survive rotation.
+
+>>> import awsrefs_sqlalchemy
+>>> engine = awsrefs_sqlalchemy.create_engine(  # doctest: +SKIP
+...     "postgresql+psycopg://", secret="secretsmanager:myapp/prod/db", pool_pre_ping=True
+... )
+
+The URL names the dialect and driver and may carry query options; user name, password, host,
+port and database come from the secret (the JSON the RDS rotation templates store:
+``username``, ``password``, ``host``, ``port``, ``dbname``). URL parts the secret lacks are
+kept, so an RDS-managed master secret (user name and password only) works with a URL that
+names the host. The dialect's own ``create_connect_args`` turns them into driver arguments.
+Each new connection follows :mod:`awsrefs.rotation`: cached AWSCURRENT, one refresh on
+rejected credentials, AWSPENDING while a rotation is in progress.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+import sqlalchemy
+from sqlalchemy.engine import URL, Dialect, Engine, make_url
+from sqlalchemy.exc import ArgumentError
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import create_async_engine as _sa_create_async_engine
+
+from awsrefs import Resolver, SecretRef
+from awsrefs.rotation import Credentials, RotatingCredentials
+
+__all__ = [
+    "AsyncCreator",
+    "Creator",
+    "async_creator",
+    "create_async_engine",
+    "create_engine",
+    "creator",
+]
+
+DEFAULT_URL = "postgresql+psycopg://"
+DEFAULT_ASYNC_URL = "postgresql+asyncpg://"
+
+# Options SQLAlchemy's asyncpg adapter consumes itself; asyncpg.connect() does not take them.
+_ADAPTER_ONLY = frozenset({"prepared_statement_cache_size", "prepared_statement_name_func"})
+
+
+class _Connector:
+    """Turns credentials into the driver's connect call for one URL."""
+
+    def __init__(
+        self, url: str | URL, *, is_async: bool, connect_args: Mapping[str, Any] | None
+    ) -> None:
+        self.url = make_url(url)
+        if self.url.password is not None:
+            raise ArgumentError(
+                "the URL must not carry a password: it comes from the secret "
+                f"(got {self.url.render_as_string(hide_password=True)!r})"
+            )
+        dialect_cls = self.url.get_dialect()
+        if is_async:
+            dialect_cls = dialect_cls.get_async_dialect_cls(self.url)
+            if not dialect_cls.is_async:
+                raise ArgumentError(f"{self.url.drivername!r} is not an async driver")
+        # As create_engine does: the dialect instance gets the imported DB-API module.
+        make: Any = dialect_cls
+        self.dialect: Dialect = make(dbapi=dialect_cls.import_dbapi())
+        self.connect_args = dict(connect_args or {})
+
+    def arguments(self, creds: Credentials) -> tuple[list[Any], dict[str, Any]]:
+        url = self.url.set(
+            username=creds.username,
+            password=creds.password,
+            host=creds.host if creds.host is not None else self.url.host,
+            port=creds.port if creds.port is not None else self.url.port,
+            database=creds.dbname if creds.dbname is not None else self.url.database,
+        )
+        cargs, cparams = self.dialect.create_connect_args(url)
+        params = dict(cparams)
+        params.update(self.connect_args)
+        return list(cargs), params
+
+    def connect(self, creds: Credentials) -> Any:
+        cargs, cparams = self.arguments(creds)
+        return self.dialect.connect(*cargs, **cparams)
+
+    def async_connect_function(self) -> Callable[..., Awaitable[Any]]:
+        # The adapted DB-API module keeps the real driver module as an attribute; an
+        # async_creator must return the driver's own connection, which SQLAlchemy adapts.
+        dbapi = self.dialect.loaded_dbapi
+        if hasattr(dbapi, "asyncpg"):
+            connect: Callable[..., Awaitable[Any]] = dbapi.asyncpg.connect
+        elif hasattr(dbapi, "psycopg"):
+            connect = dbapi.psycopg.AsyncConnection.connect
+        elif hasattr(dbapi, "aiomysql"):
+            connect = dbapi.aiomysql.connect
+        elif hasattr(dbapi, "asyncmy"):
+            connect = dbapi.asyncmy.connect
+        else:
+            raise ArgumentError(
+                f"awsrefs_sqlalchemy does not know how to open a {self.url.drivername!r} "
+                "connection asynchronously (supported: asyncpg, psycopg, aiomysql, asyncmy)"
+            )
+        return connect
+
+    async def aconnect(self, creds: Credentials) -> Any:
+        cargs, cparams = self.arguments(creds)
+        for key in _ADAPTER_ONLY:
+            cparams.pop(key, None)
+        return await self.async_connect_function()(*cargs, **cparams)
+
+
+class Creator:
+    """The ``creator`` callable for ``sqlalchemy.create_engine``; see :func:`creator`.
+
+    Attributes:
+        url: The URL naming dialect and driver (without credentials).
+        credentials: The rotation-following credentials in use.
+    """
+
+    def __init__(self, connector: _Connector, credentials: RotatingCredentials) -> None:
+        self._connector = connector
+        self.url = connector.url
+        self.credentials = credentials
+
+    def __call__(self) -> Any:
+        """Open a new DB-API connection with the secret's credentials."""
+        return self.credentials.connect(self._connector.connect)
+
+    def __repr__(self) -> str:
+        return f"Creator({self.url.render_as_string()!r}, secret={str(self.credentials.secret)!r})"
+
+
+class AsyncCreator:
+    """The ``async_creator`` for ``create_async_engine``; see :func:`async_creator`.
+
+    Attributes:
+        url: The URL naming dialect and driver (without credentials).
+        credentials: The rotation-following credentials in use.
+    """
+
+    def __init__(self, connector: _Connector, credentials: RotatingCredentials) -> None:
+        self._connector = connector
+        self.url = connector.url
+        self.credentials = credentials
+
+    async def __call__(self) -> Any:
+        """Open a new driver connection (asyncpg, psycopg...) with the secret's credentials."""
+        return await self.credentials.aconnect(self._connector.aconnect)
+
+    def __repr__(self) -> str:
+        return (
+            f"AsyncCreator({self.url.render_as_string()!r}, "
+            f"secret={str(self.credentials.secret)!r})"
+        )
+
+
+def creator(
+    secret: str | SecretRef,
+    url: str | URL = DEFAULT_URL,
+    *,
+    resolver: Resolver | None = None,
+    retry_budget: float = 30.0,
+    connect_args: Mapping[str, Any] | None = None,
+) -> Creator:
+    """Return a ``creator`` for ``sqlalchemy.create_engine(url, creator=...)``.
+
+    Args:
+        secret: The secret with the credentials: ``"secretsmanager:name"``, a name or ARN.
+        url: Dialect and driver (``postgresql+psycopg://``, ``mysql+pymysql://``...), with
+            optional host, port, database and query options used where the secret has none.
+            It must not carry a password.
+        resolver: Reads and caches the secret (default: :func:`awsrefs.default_resolver`).
+        retry_budget: Seconds to keep retrying while a rotation is in progress.
+        connect_args: Extra driver arguments, as ``create_engine``'s ``connect_args``
+            (which SQLAlchemy ignores when a creator is given).
+
+    Returns:
+        A callable that opens one DB-API connection per call.
+    """
+    return Creator(
+        _Connector(url, is_async=False, connect_args=connect_args),
+        RotatingCredentials(secret, resolver=resolver, retry_budget=retry_budget),
+    )
+
+
+def async_creator(
+    secret: str | SecretRef,
+    url: str | URL = DEFAULT_ASYNC_URL,
+    *,
+    resolver: Resolver | None = None,
+    retry_budget: float = 30.0,
+    connect_args: Mapping[str, Any] | None = None,
+) -> AsyncCreator:
+    """Return an ``async_creator`` for ``create_async_engine(url, async_creator=...)``.
+
+    Secrets Manager calls run in a worker thread, so the event loop is never blocked.
+    asyncpg options that SQLAlchemy's adapter consumes (``prepared_statement_cache_size``)
+    are not passed to the driver, as with any ``async_creator``.
+
+    Args:
+        secret: The secret with the credentials.
+        url: Async dialect and driver (``postgresql+asyncpg://``, ``postgresql+psycopg://``,
+            ``mysql+aiomysql://``...), with optional defaults as for :func:`creator`.
+        resolver: Reads and caches the secret (default: :func:`awsrefs.default_resolver`).
+        retry_budget: Seconds to keep retrying while a rotation is in progress.
+        connect_args: Extra driver arguments.
+
+    Returns:
+        A coroutine function that opens one driver connection per call.
+    """
+    connector = _Connector(url, is_async=True, connect_args=connect_args)
+    connector.async_connect_function()  # unsupported drivers fail here, not at first use
+    return AsyncCreator(
+        connector, RotatingCredentials(secret, resolver=resolver, retry_budget=retry_budget)
+    )
+
+
+def create_engine(
+    url: str | URL = DEFAULT_URL,
+    *,
+    secret: str | SecretRef,
+    resolver: Resolver | None = None,
+    retry_budget: float = 30.0,
+    connect_args: Mapping[str, Any] | None = None,
+    **engine_kwargs: Any,
+) -> Engine:
+    """``sqlalchemy.create_engine`` with credentials from ``secret`` (see :func:`creator`).
+
+    Args:
+        url: Dialect and driver, as for :func:`creator`.
+        secret: The secret with the credentials.
+        resolver: Reads and caches the secret.
+        retry_budget: Seconds to keep retrying while a rotation is in progress.
+        connect_args: Extra driver arguments.
+        **engine_kwargs: Passed on to ``sqlalchemy.create_engine`` (``pool_size``,
+            ``pool_recycle``, ``pool_pre_ping``...).
+
+    Returns:
+        The engine.
+    """
+    make = creator(
+        secret, url, resolver=resolver, retry_budget=retry_budget, connect_args=connect_args
+    )
+    return sqlalchemy.create_engine(url, creator=make, **engine_kwargs)
+
+
+def create_async_engine(
+    url: str | URL = DEFAULT_ASYNC_URL,
+    *,
+    secret: str | SecretRef,
+    resolver: Resolver | None = None,
+    retry_budget: float = 30.0,
+    connect_args: Mapping[str, Any] | None = None,
+    **engine_kwargs: Any,
+) -> AsyncEngine:
+    """``sqlalchemy.ext.asyncio.create_async_engine`` with credentials from ``secret``.
+
+    Args:
+        url: Async dialect and driver, as for :func:`async_creator`.
+        secret: The secret with the credentials.
+        resolver: Reads and caches the secret.
+        retry_budget: Seconds to keep retrying while a rotation is in progress.
+        connect_args: Extra driver arguments.
+        **engine_kwargs: Passed on to ``create_async_engine``.
+
+    Returns:
+        The async engine.
+    """
+    make = async_creator(
+        secret, url, resolver=resolver, retry_budget=retry_budget, connect_args=connect_args
+    )
+    return _sa_create_async_engine(url, async_creator=make, **engine_kwargs)

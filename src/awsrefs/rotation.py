@@ -1,0 +1,657 @@
+"""Database connections that keep working while Secrets Manager rotates their password.
+
+This module is the one implementation of the rotation rule; the SQLAlchemy creator and the
+Django backends are thin layers over it. It never imports a database driver: errors are
+classified by what they carry (``sqlstate``, ``pgcode``, ``args[0]``, class and module names).
+
+The rule, for a connection built from a Secrets Manager secret:
+
+1. Connect with the cached AWSCURRENT credentials (username and password both come from the
+   secret, so alternating-user rotation is followed).
+2. On an authentication failure, refresh the secret once for the whole process (threads that
+   fail together cause one refresh) and retry with what changed.
+3. Still rejected and a rotation is in progress (AWSPENDING holds another version than
+   AWSCURRENT): try AWSPENDING, then keep alternating between the two with jittered backoff
+   within a time budget. Credentials that worked while AWSCURRENT was rejected are used
+   directly by later connections until AWSCURRENT changes.
+4. No rotation in progress: the driver's original error is raised at once.
+
+Other failures (server down, network, timeouts) are never retried here.
+
+>>> from awsrefs.rotation import RotatingCredentials
+>>> creds = RotatingCredentials("secretsmanager:myapp/prod/db")
+>>> # conn = creds.connect(lambda c: psycopg.connect(host=c.host, user=c.username, ...))
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import random
+import threading
+import time
+import types
+import urllib.parse
+import weakref
+from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
+from typing import Any, TypeAlias, TypeVar
+
+from awsrefs._grammar import SecretRef, parse
+from awsrefs._resolver import Resolver, default_resolver
+from awsrefs.errors import FailureKind, RefError, ResolutionError
+
+__all__ = [
+    "AUTH_SQLSTATES",
+    "MYSQL_ACCESS_DENIED",
+    "Credentials",
+    "CredentialsError",
+    "RotatingCredentials",
+    "is_auth_failure",
+    "redact_exception",
+]
+
+T = TypeVar("T")
+
+log = logging.getLogger("awsrefs.rotation")
+
+AUTH_SQLSTATES = frozenset({"28P01", "28000"})
+"""SQLSTATEs of rejected credentials: invalid_password, invalid_authorization_specification."""
+
+MYSQL_ACCESS_DENIED = 1045
+"""MySQL/MariaDB ER_ACCESS_DENIED_ERROR."""
+
+# psycopg and psycopg2 often leave the SQLSTATE unset for connect-time failures; the server's
+# message is all there is (English unless the server sets lc_messages otherwise).
+_PG_AUTH_MESSAGES = ("password authentication failed",)
+_PG_MODULES = frozenset({"psycopg", "psycopg2", "asyncpg", "pg8000"})
+_MYSQL_MODULES = frozenset({"pymysql", "MySQLdb", "aiomysql", "asyncmy", "mysql", "mariadb"})
+_AUTH_CLASS_NAMES = frozenset({"InvalidPasswordError", "InvalidAuthorizationSpecificationError"})
+_CHAIN_LIMIT = 32
+
+# After a look-up that found no rotation in progress, repeated failures with the same
+# credentials reuse it for this long instead of calling AWS on every connection attempt.
+_QUIET_SECONDS = 5.0
+_REDACTED = "<redacted>"
+
+
+# -- classification --------------------------------------------------------------------------
+
+
+def is_auth_failure(exc: BaseException) -> bool:
+    """Tell whether a driver error means "wrong user name or password".
+
+    Looks at ``exc`` and what it wraps (SQLAlchemy's ``.orig``, ``__cause__``,
+    ``__context__``). Recognised: SQLSTATE 28P01/28000 in ``sqlstate`` (psycopg 3, asyncpg,
+    PyMySQL) or ``pgcode`` (psycopg2); asyncpg's ``InvalidPasswordError`` and
+    ``InvalidAuthorizationSpecificationError``; PostgreSQL's connect-time message
+    "password authentication failed" from psycopg and psycopg2, which often carry no
+    SQLSTATE there; MySQL/MariaDB error 1045 from PyMySQL, mysqlclient, aiomysql, asyncmy
+    and MySQL Connector. Network errors (``OSError``: refused, reset, timed out) and
+    everything else are not authentication failures.
+
+    Args:
+        exc: The exception a connection attempt raised.
+
+    Returns:
+        True for rejected credentials.
+    """
+    return any(_is_auth_one(error) for error in _chain(exc))
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    stack = [exc]
+    while stack and len(seen) < _CHAIN_LIMIT:
+        error = stack.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        for attr in ("__context__", "__cause__", "orig"):
+            inner = getattr(error, attr, None)
+            if isinstance(inner, BaseException):
+                stack.append(inner)
+
+
+def _is_auth_one(error: BaseException) -> bool:
+    if isinstance(error, OSError):
+        return False
+    for attr in ("sqlstate", "pgcode"):
+        code = getattr(error, attr, None)
+        if isinstance(code, str) and code in AUTH_SQLSTATES:
+            return True
+    module = type(error).__module__.partition(".")[0]
+    if module in _PG_MODULES:
+        if type(error).__name__ in _AUTH_CLASS_NAMES:
+            return True
+        text = str(error.args[0]) if error.args else ""
+        return any(message in text for message in _PG_AUTH_MESSAGES)
+    if module in _MYSQL_MODULES:
+        code = getattr(error, "errno", None)
+        if not isinstance(code, int) and error.args:
+            code = error.args[0]
+        return code == MYSQL_ACCESS_DENIED
+    return False
+
+
+# -- redaction -------------------------------------------------------------------------------
+
+
+def _spellings(secret: str) -> list[str]:
+    forms = {secret, repr(secret)[1:-1], urllib.parse.quote(secret, safe=""), json.dumps(secret)}
+    forms.add(urllib.parse.quote_plus(secret, safe=""))
+    forms.discard("")
+    return sorted(forms, key=len, reverse=True)
+
+
+def redact_exception(exc: BaseException, secrets: Iterable[str]) -> BaseException:
+    """Remove secret values from an exception's message, in place, and return it.
+
+    Some drivers put their connection parameters (a DSN with the password) into error
+    messages. Every exception in the chain (``.orig``, ``__cause__``, ``__context__``) whose
+    ``args`` or notes contain one of ``secrets`` (also URL-quoted or escaped) gets them
+    replaced by ``<redacted>``; the exception object, its type and attributes stay the same.
+
+    Args:
+        exc: The exception to clean.
+        secrets: Values that must not appear (passwords).
+
+    Returns:
+        ``exc`` itself.
+    """
+    forms = [form for secret in secrets if secret for form in _spellings(secret)]
+    if not forms:
+        return exc
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, str):
+            for form in forms:
+                value = value.replace(form, _REDACTED)
+            return value
+        if isinstance(value, bytes):
+            for form in forms:
+                value = value.replace(form.encode(), _REDACTED.encode())
+            return value
+        return value
+
+    for error in _chain(exc):
+        args = tuple(clean(arg) for arg in error.args)
+        if args != error.args:
+            with contextlib.suppress(AttributeError, TypeError):  # exotic exception types
+                error.args = args
+        notes = getattr(error, "__notes__", None)
+        if isinstance(notes, list):
+            notes[:] = [clean(note) for note in notes]
+    return exc
+
+
+# -- credentials -----------------------------------------------------------------------------
+
+
+class CredentialsError(RefError, ValueError):
+    """A secret that does not hold database credentials (not JSON, no username or password)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Credentials:
+    """Database credentials read from one version of a Secrets Manager secret.
+
+    The keys are those of the RDS rotation templates: ``username``, ``password``, ``host``,
+    ``port``, ``dbname``, ``engine``; other keys are kept in ``extra``. The repr never shows
+    the password or the values of ``extra``.
+
+    Attributes:
+        username: Login name.
+        password: Password.
+        host: Server host, or None when the secret has none (RDS-managed master secrets).
+        port: Server port, or None.
+        dbname: Database name, or None.
+        engine: ``postgres``, ``mysql``, ``mariadb``... as the secret says, or None.
+        version_id: Secrets Manager version id these came from.
+        stage: ``AWSCURRENT`` or ``AWSPENDING``.
+        extra: Other top-level keys of the secret.
+        fetched_at: ``time.monotonic()`` when the secret version was fetched.
+    """
+
+    username: str
+    password: str = dataclasses.field(repr=False)
+    host: str | None = None
+    port: int | None = None
+    dbname: str | None = None
+    engine: str | None = None
+    version_id: str | None = None
+    stage: str = "AWSCURRENT"
+    extra: Mapping[str, Any] = dataclasses.field(
+        default_factory=lambda: types.MappingProxyType({}), repr=False
+    )
+    fetched_at: float = dataclasses.field(default=0.0, compare=False)
+
+    def __repr__(self) -> str:
+        return (
+            f"Credentials(username={self.username!r}, password=<hidden>, host={self.host!r}, "
+            f"port={self.port!r}, dbname={self.dbname!r}, engine={self.engine!r}, "
+            f"version_id={self.version_id!r}, stage={self.stage!r}, "
+            f"extra_keys={sorted(self.extra)!r})"
+        )
+
+    @property
+    def login(self) -> tuple[str, str, str | None, int | None, str | None]:
+        """What a connection attempt depends on; equal logins succeed or fail together."""
+        return (self.username, self.password, self.host, self.port, self.dbname)
+
+    @classmethod
+    def from_secret(
+        cls,
+        value: Any,
+        *,
+        secret: str = "the secret",  # noqa: S107 - a name for messages
+        version_id: str | None = None,
+        stage: str = "AWSCURRENT",
+        fetched_at: float = 0.0,
+    ) -> Credentials:
+        """Build credentials from a secret's value.
+
+        Args:
+            value: The SecretString (JSON text) or an already decoded mapping.
+            secret: The secret's name, for error messages.
+            version_id: Its version id.
+            stage: The staging label it was read by.
+            fetched_at: When it was fetched (``time.monotonic()``).
+
+        Raises:
+            CredentialsError: Not a JSON object, no ``username``/``password`` text, or a
+                ``port`` that is not a number. The message never contains values.
+        """
+        where = f"secret {secret!r} ({stage}, version {version_id})"
+        data = value
+        if isinstance(value, (str, bytes)):
+            try:
+                data = json.loads(value)
+            except ValueError:
+                data = None
+        if not isinstance(data, Mapping):
+            raise CredentialsError(
+                f"{where} is not a JSON object; database credentials need at least "
+                "'username' and 'password' keys (as the RDS rotation templates store them)"
+            )
+        missing = [k for k in ("username", "password") if not isinstance(data.get(k), str)]
+        if missing:
+            raise CredentialsError(
+                f"{where} has no text value for {', '.join(map(repr, missing))} "
+                f"(keys: {', '.join(sorted(map(str, data))) or 'none'})"
+            )
+        port = data.get("port")
+        if port is not None:
+            if isinstance(port, str) and port.strip().isdigit():
+                port = int(port)
+            elif not isinstance(port, int) or isinstance(port, bool):
+                raise CredentialsError(f"{where} has a 'port' that is not a number")
+        known = ("username", "password", "host", "port", "dbname", "engine")
+        host, dbname, engine = data.get("host"), data.get("dbname"), data.get("engine")
+        return cls(
+            username=data["username"],
+            password=data["password"],
+            host=str(host) if host not in (None, "") else None,
+            port=port,
+            dbname=str(dbname) if dbname not in (None, "") else None,
+            engine=str(engine) if engine not in (None, "") else None,
+            version_id=version_id,
+            stage=stage,
+            extra=types.MappingProxyType({k: v for k, v in data.items() if k not in known}),
+            fetched_at=fetched_at,
+        )
+
+
+# -- process-wide state per secret ----------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class _Probe:
+    """What one look-up after an authentication failure found."""
+
+    generation: int
+    taken_at: float
+    current: Credentials
+    pending: Credentials | None
+
+    @property
+    def rotating(self) -> bool:
+        pending = self.pending
+        return (
+            pending is not None
+            and pending.version_id != self.current.version_id
+            and pending.login != self.current.login
+        )
+
+    def candidates(self) -> list[Credentials]:
+        pending = self.pending
+        return [self.current, pending] if self.rotating and pending is not None else [self.current]
+
+
+class _State:
+    """Shared by every RotatingCredentials of one resolver and secret in the process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()  # guards the fields below; never held during I/O
+        self.probe_lock = threading.Lock()  # single-flight look-ups; held during AWS calls
+        self.generation = 0
+        self.probe: _Probe | None = None
+        # Credentials that connected while AWSCURRENT (``rejected``) was refused.
+        self.preferred: Credentials | None = None
+        self.rejected: Credentials | None = None
+
+    def choose(self, current: Credentials) -> Credentials:
+        with self.lock:
+            rejected, preferred = self.rejected, self.preferred
+        if preferred is not None and rejected is not None and rejected.login == current.login:
+            return preferred
+        return current
+
+    def succeeded(self, creds: Credentials, probe: _Probe | None) -> None:
+        with self.lock:
+            if probe is not None and creds is not probe.current and probe.rotating:
+                self.preferred, self.rejected = creds, probe.current
+            elif (
+                creds.stage == "AWSCURRENT"
+                and self.rejected is not None
+                and creds.login != self.rejected.login
+            ):
+                self.preferred = self.rejected = None
+
+    def after_fork(self) -> None:
+        self.lock = threading.Lock()
+        self.probe_lock = threading.Lock()
+
+
+_states: weakref.WeakKeyDictionary[Resolver, dict[SecretRef, _State]] = weakref.WeakKeyDictionary()
+_states_lock = threading.Lock()
+
+
+def _state_for(resolver: Resolver, ref: SecretRef) -> _State:
+    with _states_lock:
+        by_ref = _states.setdefault(resolver, {})
+        state = by_ref.get(ref)
+        if state is None:
+            state = by_ref[ref] = _State()
+        return state
+
+
+def _after_fork() -> None:
+    global _states_lock
+    _states_lock = threading.Lock()
+    for by_ref in list(_states.values()):
+        for state in by_ref.values():
+            state.after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
+
+
+# -- the rule --------------------------------------------------------------------------------
+
+# What the plan asks its driver loop to do next: try credentials, sleep, or run blocking work.
+_Step: TypeAlias = "Credentials | float | Callable[[], Any]"
+
+
+class RotatingCredentials:
+    """Credentials from a Secrets Manager secret that follow its rotation.
+
+    Args:
+        secret: The secret: ``"secretsmanager:name"``, a bare name or ARN, or a
+            :class:`~awsrefs.SecretRef` of the whole secret (no key, stage or version).
+        resolver: The resolver that reads and caches the secret (default:
+            :func:`awsrefs.default_resolver`, looked up at use time).
+        retry_budget: Seconds to keep retrying while a rotation is in progress.
+        min_backoff: First pause between retries, in seconds (jittered).
+        max_backoff: Longest pause between retries, in seconds.
+
+    Raises:
+        ValueError: ``secret`` is not a whole Secrets Manager secret.
+    """
+
+    def __init__(
+        self,
+        secret: str | SecretRef,
+        *,
+        resolver: Resolver | None = None,
+        retry_budget: float = 30.0,
+        min_backoff: float = 0.05,
+        max_backoff: float = 1.0,
+    ) -> None:
+        if retry_budget < 0 or min_backoff < 0 or max_backoff < min_backoff:
+            raise ValueError("need retry_budget >= 0 and 0 <= min_backoff <= max_backoff")
+        self._ref = _secret_ref(secret)
+        self._pending_ref = dataclasses.replace(self._ref, stage="AWSPENDING")
+        self._resolver = resolver
+        self.retry_budget = retry_budget
+        self.min_backoff = min_backoff
+        self.max_backoff = max_backoff
+
+    @property
+    def secret(self) -> SecretRef:
+        """The secret these credentials come from."""
+        return self._ref
+
+    @property
+    def resolver(self) -> Resolver:
+        """The resolver in use."""
+        return self._resolver if self._resolver is not None else default_resolver()
+
+    def __repr__(self) -> str:
+        return f"RotatingCredentials({str(self._ref)!r}, retry_budget={self.retry_budget!r})"
+
+    def current(self) -> Credentials:
+        """Return the AWSCURRENT credentials, from the resolver's cache when fresh.
+
+        Raises:
+            ResolutionError: The secret could not be read.
+            CredentialsError: It does not hold database credentials.
+        """
+        return self._read(self._ref, "AWSCURRENT", refresh=False, newer_than=None)
+
+    def connect(self, fn: Callable[[Credentials], T]) -> T:
+        """Call ``fn(credentials)`` following the rotation rule; return what it returns.
+
+        Args:
+            fn: Opens a connection with the given credentials, raising the driver's error
+                when it cannot.
+
+        Returns:
+            ``fn``'s result for the first credentials that were accepted.
+
+        Raises:
+            Exception: The driver's own error: at once for anything but rejected
+                credentials, and for rejected credentials when no rotation is in progress
+                or the retry budget ran out. Passwords are removed from its message.
+        """
+        plan = self._plan()
+        tried: list[str] = []
+        first: BaseException | None = None
+        step: _Step | None = next(plan)
+        while step is not None:
+            if isinstance(step, Credentials):
+                tried.append(step.password)
+                try:
+                    result = fn(step)
+                except Exception as exc:
+                    if not is_auth_failure(exc):
+                        redact_exception(exc, tried)
+                        raise
+                    first = first or exc
+                    step = _advance(plan, False)
+                else:
+                    _advance(plan, True)
+                    return result
+            elif isinstance(step, float):
+                time.sleep(step)
+                step = _advance(plan, None)
+            else:
+                step = _advance(plan, step())
+        assert first is not None
+        raise redact_exception(first, tried)
+
+    async def aconnect(self, fn: Callable[[Credentials], Awaitable[T]]) -> T:
+        """Like :meth:`connect` for an async ``fn``; AWS calls run in a worker thread.
+
+        Args:
+            fn: Coroutine function that opens a connection with the given credentials.
+
+        Returns:
+            What ``fn`` returned for the first credentials that were accepted.
+        """
+        plan = self._plan()
+        tried: list[str] = []
+        first: BaseException | None = None
+        step: _Step | None = next(plan)
+        while step is not None:
+            if isinstance(step, Credentials):
+                tried.append(step.password)
+                try:
+                    result = await fn(step)
+                except Exception as exc:
+                    if not is_auth_failure(exc):
+                        redact_exception(exc, tried)
+                        raise
+                    first = first or exc
+                    step = _advance(plan, False)
+                else:
+                    _advance(plan, True)
+                    return result
+            elif isinstance(step, float):
+                await asyncio.sleep(step)
+                step = _advance(plan, None)
+            else:
+                step = _advance(plan, await asyncio.to_thread(step))
+        assert first is not None
+        raise redact_exception(first, tried)
+
+    # -- internals -------------------------------------------------------------------------
+
+    def _plan(self) -> Generator[_Step, Any, None]:
+        """The rule as a sequence of steps, shared by the sync and async drivers.
+
+        Yields credentials to try (resumed with True when accepted, False when rejected),
+        seconds to sleep, or blocking work (resumed with its result). Returning without an
+        accepted try means: raise the first driver error.
+        """
+        state = _state_for(self.resolver, self._ref)
+        generation = state.generation  # read before choosing, so a newer probe counts as new
+        current: Credentials = yield self.current
+        creds = state.choose(current)
+        if (yield creds):
+            state.succeeded(creds, None)
+            return
+        tried = {creds.login}
+        deadline = time.monotonic() + self.retry_budget
+        probe = state.probe
+        if probe is None or probe.generation <= generation:
+            probe = yield lambda: self._probe(state, generation, current)
+        assert probe is not None
+        delay = self.min_backoff
+        while True:
+            for candidate in probe.candidates():
+                if candidate.login in tried:
+                    continue
+                tried.add(candidate.login)
+                if (yield candidate):
+                    state.succeeded(candidate, probe)
+                    return
+            if not probe.rotating:
+                return
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                log.warning(
+                    "awsrefs: %s: neither AWSCURRENT nor AWSPENDING credentials were accepted "
+                    "within retry_budget=%.1f s; raising the driver's error",
+                    self._ref,
+                    self.retry_budget,
+                )
+                return
+            yield min(remaining, delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
+            delay = min(delay * 2, self.max_backoff)
+            tried.clear()
+
+    def _probe(self, state: _State, generation: int, current: Credentials) -> _Probe:
+        """Re-read AWSCURRENT and AWSPENDING once for every thread that failed together."""
+        with state.probe_lock:
+            probe = state.probe
+            if probe is not None:
+                if probe.generation > generation:
+                    return probe  # someone looked after our credentials were handed out
+                if not probe.rotating and time.monotonic() - probe.taken_at < _QUIET_SECONDS:
+                    return probe
+            try:
+                # Strictly newer than the rejected value: an equal fetch time is that value.
+                after = math.nextafter(current.fetched_at, math.inf)
+                fresh = self._read(self._ref, "AWSCURRENT", refresh=True, newer_than=after)
+            except RefError as error:
+                log.warning("awsrefs: %s: re-reading AWSCURRENT failed: %s", self._ref, error)
+                fresh = current
+            pending = self._read_pending()
+            with state.lock:
+                state.generation += 1
+                probe = _Probe(state.generation, time.monotonic(), fresh, pending)
+                state.probe = probe
+            if probe.rotating:
+                log.info(
+                    "awsrefs: %s: AWSCURRENT (version %s) was rejected and a rotation is in "
+                    "progress; trying AWSPENDING (version %s)",
+                    self._ref,
+                    fresh.version_id,
+                    pending.version_id if pending is not None else None,
+                )
+            return probe
+
+    def _read_pending(self) -> Credentials | None:
+        try:
+            return self._read(self._pending_ref, "AWSPENDING", refresh=True, newer_than=None)
+        except ResolutionError as error:
+            if not any(f.kind is FailureKind.NOT_FOUND for f in error.failures):
+                log.warning("awsrefs: %s: reading AWSPENDING failed: %s", self._ref, error)
+        except RefError as error:
+            log.warning("awsrefs: %s: ignoring AWSPENDING: %s", self._ref, error)
+        return None
+
+    def _read(
+        self, ref: SecretRef, stage: str, *, refresh: bool, newer_than: float | None
+    ) -> Credentials:
+        resolved = self.resolver.lookup(ref, refresh=refresh, newer_than=newer_than)
+        return Credentials.from_secret(
+            resolved.value,
+            secret=self._ref.secret_id,
+            version_id=resolved.version,
+            stage=stage,
+            fetched_at=resolved.fetched_at,
+        )
+
+
+def _advance(plan: Generator[_Step, Any, None], value: Any) -> _Step | None:
+    try:
+        return plan.send(value)
+    except StopIteration:
+        return None
+
+
+def _secret_ref(secret: str | SecretRef) -> SecretRef:
+    if isinstance(secret, SecretRef):
+        ref = secret
+    else:
+        parsed = parse(secret)
+        if parsed is None:
+            ref = SecretRef(secret)  # a bare name or ARN
+        elif isinstance(parsed, SecretRef):
+            ref = parsed
+        else:
+            raise ValueError(f"{secret!r} is not a Secrets Manager secret")
+    if ref.key is not None or not ref.is_current or ref.optional:
+        raise ValueError(
+            f"{str(ref)!r}: rotating credentials need the whole secret at AWSCURRENT "
+            f"(like 'secretsmanager:{ref.secret_id}'), without a key, stage, version or optional:"
+        )
+    return ref
