@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import json
-import urllib.request
 from typing import Any
 
-import boto3
 import pytest
 from awsrefs_pydantic import (
     AwsRefsSettings,
@@ -294,66 +291,12 @@ def test_every_bad_reference_in_one_settings_error_naming_the_fields(
         assert canary not in shown
 
 
-@pytest.fixture
-def enforced_iam(aws, monkeypatch):
-    """moto checks IAM policies on every request (over HTTP) until the test ends.
-
-    moto answers a denial with an XML body even for JSON-protocol services, where real AWS
-    sends ``{"__type": "AccessDeniedException", ...}`` with status 400; the in-process server
-    is corrected to answer as AWS does.
-    """
-    from moto.core.authorization import ActionAuthenticatorMixin
-    from moto.core.exceptions import AccessDeniedError, JsonRESTError
-
-    original = ActionAuthenticatorMixin._authenticate_and_authorize_normal_action
-
-    def json_shaped(self, resource="*"):
-        try:
-            original(self, resource)
-        except AccessDeniedError as error:
-            if not self.headers.get("X-Amz-Target"):  # not a JSON-protocol request
-                raise
-            raise JsonRESTError("AccessDeniedException", error.message) from None
-
-    monkeypatch.setattr(
-        ActionAuthenticatorMixin, "_authenticate_and_authorize_normal_action", json_shaped
-    )
-
-    def set_auth(count: str) -> None:
-        url = f"{aws.endpoint_url}/moto-api/reset-auth"
-        request = urllib.request.Request(
-            url, data=count.encode(), method="POST", headers={"Content-Type": "text/plain"}
-        )
-        with urllib.request.urlopen(request, timeout=10) as response:
-            response.read()
-
-    set_auth("0")
-    try:
-        yield
-    finally:
-        set_auth("inf")
-
-
-def _reader_session(aws, actions: list[str]) -> boto3.Session:
-    iam = aws.client("iam")
-    iam.create_user(UserName="app-reader")
-    policy = {
-        "Version": "2012-10-17",
-        "Statement": [{"Effect": "Allow", "Action": actions, "Resource": "*"}],
-    }
-    iam.put_user_policy(UserName="app-reader", PolicyName="read", PolicyDocument=json.dumps(policy))
-    key = iam.create_access_key(UserName="app-reader")["AccessKey"]
-    return boto3.Session(
-        aws_access_key_id=key["AccessKeyId"],
-        aws_secret_access_key=key["SecretAccessKey"],
-        region_name=aws.region,
-    )
-
-
-def test_access_denied_names_the_field_and_the_permission(aws, request, monkeypatch, canary):
+def test_access_denied_names_the_field_and_the_permission(
+    aws, iam_session, request, monkeypatch, canary
+):
     aws.put_parameter("/app/host", "db.internal")
     aws.put_secret("app/db", {"password": canary})
-    session = _reader_session(aws, ["ssm:GetParameters"])  # no secretsmanager:GetSecretValue
+    session = iam_session(["ssm:GetParameters"])  # no secretsmanager:GetSecretValue
     request.getfixturevalue("enforced_iam")
     resolver = awsrefs.Resolver(
         session=session, endpoint_url=aws.endpoint_url, region_name=aws.region, max_attempts=1

@@ -285,6 +285,7 @@ class _Pass:
                     source.load()
                 except ResolutionError as error:
                     listing_failures.extend((f, names[index]) for f in error.failures)
+                    source.env_vars, source._loaded = {}, True  # reported below, with the rest
             data = source()
             raw[f"#{index}"] = data
             states[names[index]] = data
