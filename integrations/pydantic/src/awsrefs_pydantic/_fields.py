@@ -99,6 +99,8 @@ def reference_defaults(
             top and isinstance(present, str) and present.startswith("optional:")
         ):
             default = field.default
+            if field.default_factory is not None and not field.default_factory_takes_validated_data:
+                default = field.default_factory()  # type: ignore[call-arg]
             if isinstance(default, BaseModel):
                 plain = plain_model(default)
                 if contains_reference(plain):
