@@ -153,3 +153,17 @@ def test_listing_denied_is_reported_with_the_rest(aws, iam_session, request):
     assert listing.reference == "ssm:/myapp/prod/"
     assert listing.kind is awsrefs.FailureKind.ACCESS_DENIED
     assert "ssm:GetParametersByPath" in listing.reason
+
+
+def test_static_values_serve_every_source_without_aws(awsrefs_values):
+    awsrefs_values.set("ssm:/myapp/prod/db_host", "localhost")
+    awsrefs_values.set("ssm:/myapp/prod/port", "5433")
+    awsrefs_values.set("ssm:/myapp/prod/api_token", "secretsmanager:app/api:token")
+    awsrefs_values.set("secretsmanager:app/api", {"token": "static-token"})
+    awsrefs_values.set("secretsmanager:app/main", {"db_user": "u", "admin_email": "e@x"})
+
+    settings = _with_sources(awsrefs.Resolver(region_name="us-east-1"))()
+
+    assert (settings.db_host, settings.port, settings.db_user) == ("localhost", 5433, "u")
+    assert settings.api_token.get_secret_value() == "static-token"
+    assert awsrefs_values.stats.calls["ssm:GetParametersByPath"] == 1
