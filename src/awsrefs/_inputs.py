@@ -44,9 +44,7 @@ class Setting:
 
 
 def _env_name(parts: tuple[Any, ...]) -> str:
-    if len(parts) == 1 and isinstance(parts[0], str) and _ENV_KEY.fullmatch(parts[0]):
-        return parts[0]
-    # Nested settings: the usual "__" delimiter (pydantic-settings' env_nested_delimiter).
+    # Nested settings use the usual "__" delimiter (pydantic-settings' env_nested_delimiter).
     return "__".join(re.sub(r"\W", "_", str(p)).upper() for p in parts)
 
 

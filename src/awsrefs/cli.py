@@ -130,9 +130,9 @@ def _line(
 ) -> str:
     out = []
     for i, cell in enumerate(cells):
-        padded = cell if i == len(cells) - 1 else cell.ljust(widths[i])
+        padding = "" if i == len(cells) - 1 else " " * (widths[i] - len(cell))
         # The status column (third) carries the row's colour.
-        out.append(_paint(padded, colour, enabled) if i == 2 else padded)
+        out.append((_paint(cell, colour, enabled) if i == 2 else cell) + padding)
     return "  ".join(out).rstrip()
 
 
