@@ -11,7 +11,15 @@ from awsrefs_pydantic import (
     AwsRefsSettingsSource,
     awsrefs_sources,
 )
-from pydantic import AliasChoices, BaseModel, Field, Json, SecretBytes, SecretStr
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    Field,
+    Json,
+    SecretBytes,
+    SecretStr,
+    ValidationError,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -318,3 +326,18 @@ def test_access_denied_names_the_field_and_the_permission(
     assert "secretsmanager:GetSecretValue" in failure.reason
     assert "db_password (from EnvSettingsSource)" in str(caught.value)
     assert canary not in str(caught.value)
+
+
+def test_a_secret_failing_validation_is_not_echoed(aws, resolver, canary):
+    aws.put_secret("app/db", {"password": canary})
+
+    class Settings(AwsRefsSettings):
+        awsrefs_resolver = resolver
+        port: int = "secretsmanager:app/db:password"  # wrong key: text in an int field
+
+    with pytest.raises(ValidationError) as caught:
+        Settings()
+
+    assert "port" in str(caught.value)
+    assert canary not in str(caught.value)
+    # (error.errors() still carries the input, as pydantic's API for programs does.)

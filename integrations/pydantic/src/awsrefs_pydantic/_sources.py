@@ -13,6 +13,7 @@ from pydantic_settings import (
     BaseSettings,
     EnvSettingsSource,
     PydanticBaseSettingsSource,
+    SettingsConfigDict,
     SettingsError,
 )
 
@@ -490,6 +491,10 @@ class AwsRefsSettings(BaseSettings):
             awsrefs_resolver = awsrefs.Resolver(region_name="eu-west-1")
             db_password: SecretStr = "secretsmanager:myapp/prod/db:password"
     """
+
+    # A resolved secret that fails validation (a password in an int field) must not be
+    # echoed in pydantic's ValidationError, which shows the input value by default.
+    model_config = SettingsConfigDict(hide_input_in_errors=True)
 
     awsrefs_resolver: ClassVar[awsrefs.Resolver | None] = None
 
