@@ -237,6 +237,25 @@ def test_django_settings_that_need_django_say_so(aws, tmp_path):
     assert "needs Django, which is not installed: pip install django" in result.stderr
 
 
+def test_yaml_without_pyyaml_says_what_to_install(aws, tmp_path):
+    (tmp_path / "config.yaml").write_text("a: ssm:/x\n")
+    code = (
+        "import sys; sys.modules['yaml'] = None; from awsrefs.cli import main; "
+        "raise SystemExit(main(['check', 'config.yaml']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        env=environment(aws),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "config.yaml: reading YAML needs PyYAML: install pyyaml" in result.stderr
+
+
 def test_django_settings_module_not_found(aws, tmp_path):
     result = run(aws, "check", "--django-settings", "nosuch.settings", cwd=tmp_path)
     assert result.returncode == 2
@@ -270,6 +289,9 @@ def test_usage_errors_exit_2(aws, tmp_path):
     assert missing.returncode == 2
     assert "missing.env: cannot read" in missing.stderr
     assert run(aws, "check", "--no-such-option", cwd=tmp_path).returncode == 2
+    write(tmp_path / "plain.env", "A=1\nB=literal:ssm:/escaped\n")
+    plain = run(aws, "check", "plain.env", cwd=tmp_path)
+    assert (plain.returncode, plain.stdout) == (0, "no references found\n")
 
 
 def test_profile_option_uses_the_profile(shop, tmp_path):
@@ -291,6 +313,7 @@ def test_profile_option_uses_the_profile(shop, tmp_path):
     without = run(shop, *base, cwd=tmp_path, env=env, aws_options=False)
     assert without.returncode == 1
     assert "configuration" in without.stdout
+    assert "--region" in without.stdout
     result = run(shop, *base, "--profile", "shop", cwd=tmp_path, env=env, aws_options=False)
     assert result.returncode == 0, output(result)
     unknown = run(shop, *base, "--profile", "nope", cwd=tmp_path, env=env, aws_options=False)

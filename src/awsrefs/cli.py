@@ -204,6 +204,12 @@ class _Row:
     reason: str
 
 
+def _reason(failure: awsrefs.Failure) -> str:
+    if failure.kind is awsrefs.FailureKind.CONFIGURATION and "region" in failure.reason:
+        return failure.reason + " (here: --region)"
+    return failure.reason
+
+
 def _check_rows(resolver: awsrefs.Resolver, settings: list[Setting]) -> list[_Row]:
     rows = []
     for checked in resolver.check(_keyed(settings)):
@@ -216,7 +222,7 @@ def _check_rows(resolver: awsrefs.Resolver, settings: list[Setting]) -> list[_Ro
                 checked.status,
                 checked.ok,
                 failure.kind.value if failure else None,
-                failure.reason if failure else "",
+                _reason(failure) if failure else "",
             )
         )
     return rows
@@ -226,10 +232,8 @@ def _failure_rows(settings: list[Setting], failures: Sequence[awsrefs.Failure]) 
     rows = []
     for failure in failures:
         where = settings[int(failure.path)].path if failure.path.isdigit() else failure.path
-        rows.append(
-            _Row(where, failure.reference, failure.kind.value, False, failure.kind.value,
-                 failure.reason)
-        )  # fmt: skip
+        kind = failure.kind.value
+        rows.append(_Row(where, failure.reference, kind, False, kind, _reason(failure)))
     return rows
 
 
@@ -615,8 +619,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     command: list[str] = []
     # "exec ... -- COMMAND": everything after "--" belongs to COMMAND, untouched by argparse.
-    if "exec" in arguments and "--" in arguments[arguments.index("exec") :]:
-        split = arguments.index("--", arguments.index("exec"))
+    if arguments[:1] == ["exec"] and "--" in arguments:
+        split = arguments.index("--")
         arguments, command = arguments[:split], arguments[split + 1 :]
     args = _parser().parse_args(arguments)
     if args.command_name == "exec":
