@@ -147,7 +147,8 @@ class Resolver:
         self._max_workers = max_workers
         self._cache = Cache(ttl)
         self._parsed: dict[str, Ref | Template | RefSyntaxError | None] = {}
-        self._fast: dict[Any, tuple[ItemKey, Callable[[Fetched], Any]]] = {}
+        # reference -> (item key, value extractor, last entry seen, its extracted value)
+        self._fast: dict[Any, tuple[ItemKey, Callable[[Fetched], Any], Entry | None, Any]] = {}
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._epoch = _Override.epoch
@@ -228,9 +229,13 @@ class Resolver:
             if fast is not None:
                 entry = self._cache.entries.get(fast[0])
                 if entry is not None and entry.expires_at > time.monotonic():
+                    if entry is fast[2]:  # same fetch as last time: value already extracted
+                        self._stats.fast_hit()
+                        return fast[3]
                     value = fast[1](entry.fetched)
                     if value is not _MISSING:
-                        self._stats.add_cache(hits=1)
+                        self._fast[reference] = (fast[0], fast[1], entry, value)
+                        self._stats.fast_hit()
                         return value
         return self._get(reference, default, refresh=False)
 
@@ -416,9 +421,9 @@ class Resolver:
                 data = fetched.json()
                 return data.get(wanted, _MISSING) if isinstance(data, dict) else _MISSING
 
-            self._fast[reference] = (key, extract)
+            self._fast[reference] = (key, extract, None, None)
         else:
-            self._fast[reference] = (key, _whole_value)
+            self._fast[reference] = (key, _whole_value, None, None)
 
     def _fetch_keys(
         self, keys: list[ItemKey], *, force: bool = False, newer_than: float | None = None
