@@ -1,0 +1,1 @@
+"""MySQL/MariaDB backend with credentials from ``OPTIONS["secret"]``, rotation-proof."""

@@ -1,0 +1,1 @@
+"""PostgreSQL backend with credentials from ``OPTIONS["secret"]``, rotation-proof."""
