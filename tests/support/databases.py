@@ -606,3 +606,9 @@ def _stop_process(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(STOP_TIMEOUT)
+
+
+#: Start a throwaway server outside pytest (``with run_postgres() as server: ...``); the demo
+#: uses these. A missing server raises pytest's skip (or, under CI, fail) outcome.
+run_postgres = _run_postgres
+run_mariadb = _run_mariadb
