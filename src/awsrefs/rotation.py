@@ -73,8 +73,8 @@ _MYSQL_MODULES = frozenset({"pymysql", "MySQLdb", "aiomysql", "asyncmy", "mysql"
 _AUTH_CLASS_NAMES = frozenset({"InvalidPasswordError", "InvalidAuthorizationSpecificationError"})
 _CHAIN_LIMIT = 32
 
-# After a look-up that found no rotation in progress, repeated failures with the same
-# credentials reuse it for this long instead of calling AWS on every connection attempt.
+# Failures with credentials a look-up returned reuse that look-up for this long instead of
+# calling AWS again (threads that raced it, wrong credentials retried in a loop).
 _QUIET_SECONDS = 5.0
 _REDACTED = "<redacted>"
 
@@ -227,7 +227,7 @@ class Credentials:
     version_id: str | None = None
     stage: str = "AWSCURRENT"
     extra: Mapping[str, Any] = dataclasses.field(
-        default_factory=lambda: types.MappingProxyType({}), repr=False
+        default_factory=lambda: types.MappingProxyType({}), repr=False, compare=False
     )
     fetched_at: float = dataclasses.field(default=0.0, compare=False)
 
@@ -549,10 +549,7 @@ class RotatingCredentials:
             return
         tried = {creds.login}
         deadline = time.monotonic() + self.retry_budget
-        probe = state.probe
-        if probe is None or probe.generation <= generation:
-            probe = yield lambda: self._probe(state, generation, current)
-        assert probe is not None
+        probe: _Probe = yield lambda: self._probe(state, generation, current, creds)
         delay = self.min_backoff
         while True:
             for candidate in probe.candidates():
@@ -577,14 +574,20 @@ class RotatingCredentials:
             delay = min(delay * 2, self.max_backoff)
             tried.clear()
 
-    def _probe(self, state: _State, generation: int, current: Credentials) -> _Probe:
+    def _probe(
+        self, state: _State, generation: int, current: Credentials, failed: Credentials
+    ) -> _Probe:
         """Re-read AWSCURRENT and AWSPENDING once for every thread that failed together."""
         with state.probe_lock:
             probe = state.probe
             if probe is not None:
                 if probe.generation > generation:
                     return probe  # someone looked after our credentials were handed out
-                if not probe.rotating and time.monotonic() - probe.taken_at < _QUIET_SECONDS:
+                known = failed.login in {c.login for c in probe.candidates()}
+                if known and time.monotonic() - probe.taken_at < _QUIET_SECONDS:
+                    # A look-up seconds ago already knew these credentials: asking again
+                    # would tell nothing new (and wrong credentials must not cost a call
+                    # per connection attempt).
                     return probe
             try:
                 # Strictly newer than the rejected value: an equal fetch time is that value.
