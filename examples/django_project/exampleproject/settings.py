@@ -22,6 +22,8 @@ USE_TZ = True
 INSTALLED_APPS = ["awsrefs_django"]
 MIDDLEWARE = ["django.middleware.common.CommonMiddleware"]
 ROOT_URLCONF = "exampleproject.urls"
+# Error pages and reports mask every value that came from a reference, not only *PASSWORD*.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "awsrefs_django.debug.ReferenceExceptionReporterFilter"
 
 # Username, password, host, port and database name all come from the secret (the format of
 # the RDS rotation functions), read again at each new connection so rotation is followed.

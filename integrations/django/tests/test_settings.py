@@ -113,13 +113,18 @@ def test_failures_raise_improperly_configured_naming_every_path_and_apply_nothin
     assert_no_secrets(message, "ImproperlyConfigured")
 
 
-def test_deferred_errors_leave_settings_unresolved_for_the_checks(aws, resolver, canary):
+def test_deferred_errors_remove_failed_settings_and_keep_them_for_the_checks(
+    aws, resolver, canary
+):
     aws.put_secret("app/django", {"secret_key": canary})
     settings = _settings_file(canary)
 
     resolve_settings(settings, resolver=resolver, defer_errors=True)
 
-    assert settings["SECRET_KEY"] == "secretsmanager:app/django:secret_key"
+    assert settings["SECRET_KEY"] == canary
+    assert "DATABASES" not in settings  # Django's default applies; the check reports it
+    assert "CACHES" not in settings
+    assert settings["DEBUG"] is False
     statuses = {c.path: c.status for c in check_settings(settings, resolver=resolver)}
     assert statuses["SECRET_KEY"] == "OK"
     assert statuses["DATABASES.default.HOST"] == "not found"

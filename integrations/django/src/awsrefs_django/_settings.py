@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
@@ -57,9 +58,11 @@ def resolve_settings(
         settings: The settings module's namespace, ``globals()``.
         resolver: Resolver to use (default ``awsrefs.default_resolver()``); remembered for the
             database backends and the checks.
-        defer_errors: When True, failures do not raise: the settings are left unresolved for
-            the checks to report. By default True only when the process runs
-            ``manage.py awsrefs_check`` or ``manage.py check``.
+        defer_errors: When True, failures do not raise: the settings that failed are removed
+            (Django's defaults apply) and kept in ``AWSREFS_REFERENCES`` for the checks to
+            report; the others are resolved. By default True only when the process runs
+            ``manage.py awsrefs_check`` or ``manage.py check``, so that they can start and
+            report every reference.
 
     Raises:
         ImproperlyConfigured: Listing every setting path that failed and why (never a value),
@@ -71,18 +74,23 @@ def resolve_settings(
     names = [name for name in settings if name.isupper() and name != REFERENCES_SETTING]
     original = {name: settings[name] for name in names}
     secrets = database_secrets(original.get("DATABASES"))
+    resolver = get_resolver()
     try:
-        resolved = get_resolver().resolve(original)
+        resolved = resolver.resolve(original)
     except awsrefs.ResolutionError as error:
-        if _defer(defer_errors):
-            settings[REFERENCES_SETTING] = {}
-            return
-        raise ImproperlyConfigured(
-            f"awsrefs: settings could not be resolved (run 'manage.py awsrefs_check' "
-            f"for the status of every reference).\n{error}"
-        ) from error
+        if not _defer(defer_errors):
+            raise ImproperlyConfigured(
+                f"awsrefs: settings could not be resolved (run 'manage.py awsrefs_check' "
+                f"for the status of every reference).\n{error}"
+            ) from error
+        # A check command is starting: it reports the failures. The failed settings are
+        # removed (Django's defaults apply, so Django itself can start); the rest resolve
+        # from the cache this pass just filled.
+        failed = {_setting_name(failure.path) for failure in error.failures}
+        resolved = resolver.resolve({n: v for n, v in original.items() if n not in failed})
     for alias, reference in secrets.items():
-        resolved["DATABASES"] = _with_secret(resolved["DATABASES"], alias, reference)
+        if "DATABASES" in resolved:
+            resolved["DATABASES"] = _with_secret(resolved["DATABASES"], alias, reference)
     changed = {
         name: value
         for name, value in original.items()
@@ -167,6 +175,10 @@ def _with_secret(databases: Mapping[str, Any], alias: str, reference: str) -> di
     entry = dict(databases[alias])
     entry["OPTIONS"] = {**entry["OPTIONS"], "secret": reference}
     return {**databases, alias: entry}
+
+
+def _setting_name(path: str) -> str:
+    return re.split(r"[.\[]", path, maxsplit=1)[0]
 
 
 def _defer(defer_errors: bool | None) -> bool:
