@@ -113,9 +113,7 @@ def test_failures_raise_improperly_configured_naming_every_path_and_apply_nothin
     assert_no_secrets(message, "ImproperlyConfigured")
 
 
-def test_deferred_errors_remove_failed_settings_and_keep_them_for_the_checks(
-    aws, resolver, canary
-):
+def test_deferred_errors_remove_failed_settings_and_keep_them_for_the_checks(aws, resolver, canary):
     aws.put_secret("app/django", {"secret_key": canary})
     settings = _settings_file(canary)
 
