@@ -293,7 +293,7 @@ def test_throttled_after_bounded_retries(aws):
     config = FaultConfig(throttle={"ssm": Rate(0.001, burst=1)})
     with FaultProxy(aws.endpoint_url, config) as proxy:
         proxy.configure(throttle={"ssm": Rate(0.001, burst=0.5)})
-        r = Resolver(endpoint_url=proxy.url, region_name=aws.region, max_attempts=2)
+        r = Resolver(endpoint_url=proxy.url, region_name=aws.region, max_attempts=2, retry_budget=0)
         with pytest.raises(ResolutionError) as caught:
             r.resolve({"X": "ssm:/app/x"})
         r.close()
@@ -305,7 +305,10 @@ def test_throttled_after_bounded_retries(aws):
 
 def test_network_failure_is_reported_in_bounded_time():
     # A port nobody listens on: connection refused, retried max_attempts times, then reported.
-    r = Resolver(endpoint_url="http://127.0.0.1:9", region_name="us-east-1", max_attempts=2)
+    # retry_budget=0: only botocore's attempts (tests/test_faults.py covers the budget).
+    r = Resolver(
+        endpoint_url="http://127.0.0.1:9", region_name="us-east-1", max_attempts=2, retry_budget=0
+    )
     started = time.monotonic()
     with pytest.raises(ResolutionError) as caught:
         r.resolve({"X": "ssm:/a", "Y": "secretsmanager:b"})

@@ -36,8 +36,9 @@ class Entry:
 class Cache:
     """Thread-safe TTL cache with single-flight fetching and stale-if-error.
 
-    ``claim`` hands each key to exactly one fetcher; everyone else waits on its future, so
-    any number of threads asking for one expired key cause one fetch.
+    ``claim`` hands each key to exactly one fetcher, so any number of threads asking for one
+    expired key cause one fetch; the others get the last value if there is one (stale while
+    revalidating), else wait on the fetcher's future.
     """
 
     def __init__(self, ttl: float) -> None:
@@ -74,10 +75,15 @@ class Cache:
                 if key in fresh or key in waiting or key in mine:
                     continue
                 future = self._inflight.get(key)
-                if future is not None:
-                    waiting[key] = future
-                    continue
                 entry = self.entries.get(key)
+                if future is not None:
+                    if entry is not None and not force:
+                        # Stale-while-revalidate: one caller refreshes, the others keep the
+                        # last value instead of queueing behind a slow or failing call.
+                        fresh[key] = entry
+                    else:
+                        waiting[key] = future
+                    continue
                 if entry is not None:
                     if force and newer_than is not None and entry.fetched_at > newer_than:
                         fresh[key] = entry

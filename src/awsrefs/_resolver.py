@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from awsrefs._cache import Cache, Entry
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse, split_selector
+from awsrefs._retry import retry_transient
 from awsrefs._stats import Stats
 from awsrefs.backends._base import _NOT_JSON, Backend, Fetched, Miss, Outcome
 from awsrefs.errors import Failure, FailureKind, RefSyntaxError, ResolutionError
@@ -106,9 +107,15 @@ class Resolver:
         max_workers: Calls made in parallel during one resolution.
         connect_timeout: Seconds to wait for a connection to AWS.
         read_timeout: Seconds to wait for an AWS response.
-        max_attempts: Attempts per AWS call, retries with jittered backoff included; with
-            the timeouts this bounds how long a resolution can take when AWS is down.
-        backend: Use this store instead of AWS (see ``awsrefs.backends``).
+        max_attempts: Attempts per AWS call, retries with jittered backoff included.
+        retry_budget: Seconds during which a call that was throttled or failed in transit
+            (after its ``max_attempts``) is made again, with full-jitter backoff, when
+            nothing is cached to fall back on. With AWS down a resolution fails after at
+            most ``retry_budget`` plus one call's worst case, ``max_attempts`` times
+            (``connect_timeout`` + ``read_timeout``) plus about 7 s of backoff.
+        backend: Use this store instead of AWS (see ``awsrefs.backends``). Without one,
+            the environment variable ``AWSREFS_BACKEND=agent`` selects
+            :class:`~awsrefs.backends.agent.AgentBackend` (the local caching agent).
     """
 
     def __init__(
@@ -122,13 +129,20 @@ class Resolver:
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         max_attempts: int = 4,
+        retry_budget: float = 10.0,
         backend: Backend | None = None,
     ) -> None:
         if ttl < 0:
             raise ValueError(f"ttl must be >= 0 seconds, got {ttl!r}")
+        if retry_budget < 0:
+            raise ValueError(f"retry_budget must be >= 0 seconds, got {retry_budget!r}")
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
         self._stats = Stats()
+        if backend is None and os.environ.get("AWSREFS_BACKEND", "").strip().lower() == "agent":
+            from awsrefs.backends.agent import AgentBackend
+
+            backend = AgentBackend(region_name=region_name, timeout=read_timeout, stats=self._stats)
         if backend is None:
             from awsrefs.backends.aws import AwsBackend
 
@@ -143,6 +157,7 @@ class Resolver:
                 stats=self._stats,
             )
         self._backend = backend
+        self._retry_budget = retry_budget
         self._region_name = region_name
         self._max_workers = max_workers
         self._cache = Cache(ttl)
@@ -432,8 +447,12 @@ class Resolver:
         self._stats.add_cache(hits=len(fresh), misses=len(mine) + len(waiting))
         results: dict[ItemKey, Entry | Miss] = dict(fresh)
         if mine:
+            # Retrying only pays when there is nothing to serve meanwhile: with every value
+            # cached, a failed refresh serves the old value at once (stale-if-error).
+            cached = self._cache.entries
+            budget = 0.0 if all(k in cached for k in mine) else self._retry_budget
             try:
-                outcomes = self._fetch(mine)
+                outcomes = self._fetch(mine, budget)
             except BaseException as error:
                 self._cache.abandon(mine, error)
                 raise
@@ -447,8 +466,12 @@ class Resolver:
             results[key] = future.result(timeout=_WAIT_SECONDS)
         return results
 
-    def _fetch(self, keys: list[ItemKey]) -> dict[ItemKey, Outcome]:
-        """Plan the fewest calls for ``keys`` and run them, in parallel when there are several."""
+    def _fetch(self, keys: list[ItemKey], retry_budget: float = 0.0) -> dict[ItemKey, Outcome]:
+        """Plan the fewest calls for ``keys`` and run them, in parallel when there are several.
+
+        Each call is retried within ``retry_budget`` seconds while it is throttled or fails
+        in transit (see ``awsrefs._retry``).
+        """
         backend = _Override.backend or self._backend
         parameters: dict[str | None, list[str]] = defaultdict(list)
         current: dict[str | None, list[str]] = defaultdict(list)
@@ -467,6 +490,8 @@ class Resolver:
             size = backend.secret_batch_size if backend.can_batch_secrets(region) else 1
             for ids_chunk in _chunks(ids, size):
                 tasks.append(_secrets_task(backend, region, ids_chunk))
+        if retry_budget > 0:
+            tasks = [_retrying(task, retry_budget) for task in tasks]
         if len(tasks) == 1:
             return tasks[0]()
         out: dict[ItemKey, Outcome] = {}
@@ -599,6 +624,12 @@ def _secrets_task(
         return {("secretsmanager", region, sid, None, None): got[sid] for sid in ids}
 
     return run
+
+
+def _retrying(
+    task: Callable[[], dict[ItemKey, Outcome]], budget: float
+) -> Callable[[], dict[ItemKey, Outcome]]:
+    return lambda: retry_transient(task, budget)
 
 
 def _pinned_task(backend: Backend, key: ItemKey) -> Callable[[], dict[ItemKey, Outcome]]:

@@ -160,6 +160,15 @@ class AwsBackend:
         except ClientError as error:
             info = error.response.get("Error", {})
             code, message = info.get("Code", ""), info.get("Message", "")
+            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            if status >= 500:
+                # AWS (or what is in between) failed, not the request: transient like a
+                # dropped connection, so retried and served stale through.
+                return Miss(
+                    FailureKind.NETWORK,
+                    f"{service} in {region} answered HTTP {status} ({code or 'no code'}) "
+                    f"after {self._max_attempts} attempts",
+                )
             return _error_code_miss(code, message, f"{service}:{operation}", region, subject)
         except BotoCoreError as error:
             return _botocore_error(error, service, region, self._max_attempts)
