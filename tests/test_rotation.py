@@ -344,6 +344,34 @@ def test_stuck_rotation_retries_within_budget_then_raises(
 
 
 @pytest.mark.postgres
+def test_restarted_rotation_is_followed_by_looking_again(aws, resolver, postgres_server, pg_secret):
+    # A rotation whose first attempt failed after setSecret is retried with a new AWSPENDING
+    # version (a new token) and a new password, seconds later. Connections that bridged the
+    # first window with the old AWSPENDING must look again, not retry stale credentials
+    # until the budget runs out.
+    name, user = pg_secret
+    rotating = RotatingCredentials(name, resolver=resolver, retry_budget=10, max_backoff=0.2)
+    rotating.connect(pg_connect).close()
+    aws.put_secret_value(name, secret_json(postgres_server, user, PW2), stages=["AWSPENDING"])
+    postgres_server.set_password(user, PW2)
+    rotating.connect(pg_connect).close()  # bridged with the first AWSPENDING
+    third = PW2 + "-retry"
+    aws.put_secret_value(name, secret_json(postgres_server, user, third), stages=["AWSPENDING"])
+    postgres_server.set_password(user, third)
+    started = time.monotonic()
+    used = []
+
+    def connect(creds):
+        used.append(creds.password == third)
+        return pg_connect(creds)
+
+    rotating.connect(connect).close()
+    assert time.monotonic() - started < 5  # within a few re-look intervals, not the budget
+    assert used[-1] is True
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= 8
+
+
+@pytest.mark.postgres
 def test_async_rotation_window(aws, resolver, postgres_server, pg_secret):
     name, user = pg_secret
     rotating = RotatingCredentials(name, resolver=resolver)

@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -76,6 +77,9 @@ _CHAIN_LIMIT = 32
 # Failures with credentials a look-up returned reuse that look-up for this long instead of
 # calling AWS again (threads that raced it, wrong credentials retried in a loop).
 _QUIET_SECONDS = 5.0
+# While a rotation is in progress and every candidate is still rejected, AWS is read again
+# at most this often (process-wide), so a restarted or back-to-back rotation is followed.
+_REPROBE_SECONDS = 1.0
 _REDACTED = "<redacted>"
 
 
@@ -573,6 +577,13 @@ class RotatingCredentials:
             yield min(remaining, delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
             delay = min(delay * 2, self.max_backoff)
             tried.clear()
+            if time.monotonic() - probe.taken_at >= _REPROBE_SECONDS:
+                # Both stages still rejected: AWS may have moved on (a restarted or a new
+                # rotation); look again, once per interval for the whole process.
+                reprobe = functools.partial(
+                    self._probe, state, probe.generation, probe.current, creds
+                )
+                probe = yield reprobe
 
     def _probe(
         self, state: _State, generation: int, current: Credentials, failed: Credentials
@@ -584,7 +595,10 @@ class RotatingCredentials:
                 if probe.generation > generation:
                     return probe  # someone looked after our credentials were handed out
                 known = failed.login in {c.login for c in probe.candidates()}
-                if known and time.monotonic() - probe.taken_at < _QUIET_SECONDS:
+                # Outside a rotation a look-up that knew these credentials stays valid for
+                # a while; inside one, AWS changes in seconds, so only briefly.
+                quiet = _REPROBE_SECONDS if probe.rotating else _QUIET_SECONDS
+                if known and time.monotonic() - probe.taken_at < quiet:
                     # A look-up seconds ago already knew these credentials: asking again
                     # would tell nothing new (and wrong credentials must not cost a call
                     # per connection attempt).

@@ -24,7 +24,6 @@ from django.http import JsonResponse
 from django.test import Client
 from django.urls import path
 
-from awsrefs import rotation
 from awsrefs.rotation import RotatingCredentials
 
 config = json.loads(os.environ["AWSREFS_CHILD"])
@@ -35,10 +34,6 @@ failed: Counter[str] = Counter()
 logins: Counter[str] = Counter()
 users: defaultdict[str, set[str]] = defaultdict(set)
 errors: list[str] = []
-
-# The tests run rotations seconds apart, where real ones are days apart: shorten the time
-# during which a look-up that already knew the failing credentials is reused.
-rotation._QUIET_SECONDS = 0.3
 
 # Count successful database logins (pool connections included) by phase.
 _connect = RotatingCredentials.connect
