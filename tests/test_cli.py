@@ -217,6 +217,34 @@ def test_check_django_settings_module(shop, tmp_path):
     }
 
 
+def test_check_django_settings_already_resolved_by_resolve_settings(shop, tmp_path):
+    # A settings module ending in resolve_settings(globals()) resolves on import; the CLI
+    # checks the references it kept (AWSREFS_REFERENCES), not the resolved values.
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "proj" / "__init__.py").write_text("")
+    write(
+        tmp_path / "proj" / "settings.py",
+        """
+        from awsrefs_django import resolve_settings
+        DEBUG = True
+        DATABASES = {"default": {"HOST": "ssm:/shop/db-host",
+                                 "PASSWORD": "secretsmanager:shop/db:password"}}
+        API_KEY = "ssm:/shop/api-key"
+        resolve_settings(globals())
+        """,
+    )
+    env = environment(shop, AWS_ENDPOINT_URL=shop.endpoint_url, AWS_REGION=shop.region)
+    result = run(shop, "check", "--django-settings", "proj.settings", cwd=tmp_path, env=env)
+    assert result.returncode == 0, output(result)
+    assert rows(result.stdout) == {
+        "proj.settings:API_KEY": ["ssm:/shop/api-key", "OK"],
+        "proj.settings:DATABASES.default.HOST": ["ssm:/shop/db-host", "OK"],
+        "proj.settings:DATABASES.default.PASSWORD": ["secretsmanager:shop/db:password", "OK"],
+    }
+    assert PASSWORD not in output(result)
+    assert "api-Key-9c1e-secure" not in output(result)
+
+
 def test_django_settings_that_need_django_say_so(aws, tmp_path):
     write(tmp_path / "needs_django.py", "from django.conf import global_settings\n")
     # Hide Django from this process only, the way an environment without it behaves.

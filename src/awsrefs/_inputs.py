@@ -254,4 +254,9 @@ def load_django_settings(module_name: str) -> list[Setting]:
             f"importing {module_name} failed: {type(error).__name__}: {error}"
         ) from None
     values = {name: getattr(module, name) for name in dir(module) if name.isupper()}
+    # A module ending in awsrefs_django.resolve_settings(globals()) is already resolved; it
+    # keeps the settings as written in AWSREFS_REFERENCES, so check those instead.
+    originals = values.pop("AWSREFS_REFERENCES", None)
+    if isinstance(originals, dict):
+        values.update({k: v for k, v in originals.items() if isinstance(k, str)})
     return settings_of(module_name, values)
