@@ -17,13 +17,16 @@ rejected credentials, AWSPENDING while a rotation is in progress.
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy
 from sqlalchemy.engine import URL, Dialect, Engine, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.ext.asyncio import create_async_engine as _sa_create_async_engine
+
+if TYPE_CHECKING:
+    # sqlalchemy.ext.asyncio needs greenlet, an optional dependency since SQLAlchemy 2.1:
+    # imported only by the async functions, so sync users do not need it.
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 from awsrefs import Resolver, SecretRef
 from awsrefs.rotation import Credentials, RotatingCredentials
@@ -269,4 +272,6 @@ def create_async_engine(
     make = async_creator(
         secret, url, resolver=resolver, retry_budget=retry_budget, connect_args=connect_args
     )
+    from sqlalchemy.ext.asyncio import create_async_engine as _sa_create_async_engine
+
     return _sa_create_async_engine(url, async_creator=make, **engine_kwargs)
