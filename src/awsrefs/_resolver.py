@@ -10,7 +10,7 @@ from collections import defaultdict
 from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence, Set
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from awsrefs._cache import Cache, Entry
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse, split_selector
@@ -108,6 +108,9 @@ class Resolver:
         connect_timeout: Seconds to wait for a connection to AWS.
         read_timeout: Seconds to wait for an AWS response.
         max_attempts: Attempts per AWS call, retries with jittered backoff included.
+        retry_mode: botocore's retry mode: ``"adaptive"`` (the default: once throttled, a
+            client also slows its own sending, which halves wasted calls in a fleet) or
+            ``"standard"``.
         retry_budget: Seconds during which a call that was throttled or failed in transit
             (after its ``max_attempts``) is made again, with full-jitter backoff, when
             nothing is cached to fall back on. With AWS down a resolution fails after at
@@ -129,7 +132,8 @@ class Resolver:
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         max_attempts: int = 4,
-        retry_budget: float = 10.0,
+        retry_mode: Literal["adaptive", "standard"] = "adaptive",
+        retry_budget: float = 30.0,
         backend: Backend | None = None,
     ) -> None:
         if ttl < 0:
@@ -153,6 +157,7 @@ class Resolver:
                 connect_timeout=connect_timeout,
                 read_timeout=read_timeout,
                 max_attempts=max_attempts,
+                retry_mode=retry_mode,
                 max_pool_connections=max_workers,
                 stats=self._stats,
             )

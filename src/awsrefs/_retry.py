@@ -6,6 +6,8 @@ one backoff cycle, to get through. So a call whose items came back throttled or 
 transit is made again, after a random pause in ``[0, min(cap, base * 2**n)]`` ("full
 jitter": processes that were throttled together do not retry together), until the budget
 is spent. A resolution therefore takes at most ``budget`` plus one call's own worst case.
+The pauses stay short (at most 2 s): botocore's adaptive mode already slows a throttled
+client, and a long pause would leave a fleet idle after the quota has room again.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ K = TypeVar("K")
 #: Kinds worth calling again: the store was busy or unreachable, not "no" for an answer.
 RETRYABLE = frozenset({FailureKind.THROTTLED, FailureKind.NETWORK})
 BASE_DELAY = 0.25
-MAX_DELAY = 4.0
+MAX_DELAY = 2.0
 
 
 def backoff_delay(

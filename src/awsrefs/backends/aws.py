@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Literal
 
 from awsrefs._grammar import split_selector
 from awsrefs._stats import Stats
@@ -45,6 +45,8 @@ class AwsBackend:
         connect_timeout: Seconds to wait for a connection.
         read_timeout: Seconds to wait for a response.
         max_attempts: Attempts per call, retries with jittered backoff included.
+        retry_mode: botocore's ``"adaptive"`` (after a throttle, the client also slows its
+            own sending rate) or ``"standard"``.
         max_pool_connections: HTTP connections per client (match the resolver's workers).
         stats: Where calls are counted.
     """
@@ -61,6 +63,7 @@ class AwsBackend:
         connect_timeout: float = 2.0,
         read_timeout: float = 5.0,
         max_attempts: int = 4,
+        retry_mode: Literal["adaptive", "standard"] = "adaptive",
         max_pool_connections: int = 16,
         stats: Stats | None = None,
     ) -> None:
@@ -69,6 +72,7 @@ class AwsBackend:
         self.endpoint_url = endpoint_url
         self._timeouts = (connect_timeout, read_timeout)
         self._max_attempts = max_attempts
+        self._retry_mode = retry_mode
         self._pool = max_pool_connections
         self.stats = stats if stats is not None else Stats()
         self._clients: dict[tuple[str, str], Any] = {}
@@ -112,7 +116,7 @@ class AwsBackend:
         config = Config(
             connect_timeout=self._timeouts[0],
             read_timeout=self._timeouts[1],
-            retries={"mode": "standard", "total_max_attempts": self._max_attempts},
+            retries={"mode": self._retry_mode, "total_max_attempts": self._max_attempts},
             max_pool_connections=self._pool,
             user_agent_extra="awsrefs",
         )
