@@ -502,6 +502,7 @@ def test_checked_statuses_without_values(aws, resolver, canary):
 def test_default_resolver_uses_the_environment(aws, monkeypatch):
     monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint_url)
     monkeypatch.setenv("AWS_REGION", aws.region)
+    monkeypatch.delenv("AWS_DEFAULT_REGION", raising=False)  # botocore reads only this one
     aws.put_parameter("/app/x", "from-env-config")
     awsrefs.set_default_resolver(None)
     try:

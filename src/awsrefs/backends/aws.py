@@ -5,6 +5,7 @@ botocore is imported when the first client is made, never at ``import awsrefs``.
 
 from __future__ import annotations
 
+import os
 import re
 import threading
 from collections.abc import Sequence
@@ -89,9 +90,13 @@ class AwsBackend:
         return self._session
 
     def default_region(self) -> str | None:
-        """The configured region, else the session's (AWS_REGION, profile...)."""
+        """The configured region, else ``AWS_REGION``, else the session's (profile...)."""
         if self._region_name:
             return self._region_name
+        if os.environ.get("AWS_REGION"):
+            # The other AWS SDKs and the Lambda/ECS runtimes set AWS_REGION; botocore reads
+            # only AWS_DEFAULT_REGION and the profile.
+            return os.environ["AWS_REGION"]
         session = self._botocore_session()
         if hasattr(session, "get_config_variable"):
             region: str | None = session.get_config_variable("region")
