@@ -98,6 +98,7 @@ def run_fleet(
         **os.environ,
         "AWS_ENDPOINT_URL": endpoint_url,
         "AWS_REGION": region,
+        "AWS_DEFAULT_REGION": region,  # boto3 (the naive members) reads only this one
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
         "PYTHONPATH": str(ROOT),
