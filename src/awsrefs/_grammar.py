@@ -43,9 +43,12 @@ _SSM_NAME_MAX = 2048
 _SECRET_NAME_MAX = 512
 
 
-def _arn_parts(arn: str) -> tuple[str, str, str]:
-    _, partition, _, region, account, _ = arn.split(":", 5)
-    return partition, region, account
+def _set_arn_fields(ref: Any, identifier: str) -> None:
+    """Fill a frozen reference's derived ``region`` and ``account`` from an ARN identifier."""
+    if identifier.startswith("arn:"):
+        _, _, _, region, account, _ = identifier.split(":", 5)
+        object.__setattr__(ref, "region", region)
+        object.__setattr__(ref, "account", account)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,10 +70,7 @@ class SSMRef:
     account: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.name.startswith("arn:"):
-            _, region, account = _arn_parts(self.name)
-            object.__setattr__(self, "region", region)
-            object.__setattr__(self, "account", account)
+        _set_arn_fields(self, self.name)
 
     @property
     def api_name(self) -> str:
@@ -104,10 +104,7 @@ class SecretRef:
     account: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
-        if self.secret_id.startswith("arn:"):
-            _, region, account = _arn_parts(self.secret_id)
-            object.__setattr__(self, "region", region)
-            object.__setattr__(self, "account", account)
+        _set_arn_fields(self, self.secret_id)
 
     @property
     def is_current(self) -> bool:
