@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 from pathlib import Path
 
 import pytest
@@ -243,6 +244,27 @@ def test_check_django_settings_already_resolved_by_resolve_settings(shop, tmp_pa
     }
     assert PASSWORD not in output(result)
     assert "api-Key-9c1e-secure" not in output(result)
+
+
+def test_check_with_aws_unreachable_answers_within_the_retry_budget(aws, tmp_path):
+    (tmp_path / ".env").write_text("A=ssm:/x\nB=secretsmanager:y:k\n")
+    command = [sys.executable, "-m", "awsrefs", "check", "--endpoint-url", "http://127.0.0.1:9"]
+    started = time.monotonic()
+    result = subprocess.run(
+        [*command, "--region", "us-east-1", "--retry-budget", "1", ".env"],
+        cwd=tmp_path,
+        env=environment(aws),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+    assert time.monotonic() - started < 30  # generous: the budget is 1 s
+    assert result.returncode == 1, output(result)
+    assert [cells[1] for cells in rows(result.stdout).values()] == ["network", "network"]
+    bad = run(aws, "check", "--retry-budget", "-1", ".env", cwd=tmp_path)
+    assert bad.returncode == 2
+    assert "--retry-budget must be >= 0 seconds" in bad.stderr
 
 
 def test_django_settings_that_need_django_say_so(aws, tmp_path):

@@ -181,8 +181,18 @@ def _session(profile: str | None) -> Any:
 
 
 def _resolver(args: argparse.Namespace) -> awsrefs.Resolver:
+    budget = args.retry_budget
+    if budget is None:
+        # A check in a terminal or pipeline should answer soon; exec starts an application,
+        # which waits through throttling like the application itself would.
+        budget = 30.0 if args.command_name == "exec" else 5.0
+    if budget < 0:
+        raise InputError(f"--retry-budget must be >= 0 seconds, got {budget}")
     return awsrefs.Resolver(
-        session=_session(args.profile), region_name=args.region, endpoint_url=args.endpoint_url
+        session=_session(args.profile),
+        region_name=args.region,
+        endpoint_url=args.endpoint_url,
+        retry_budget=budget,
     )
 
 
@@ -538,6 +548,13 @@ def _parser() -> argparse.ArgumentParser:
     group.add_argument("--region", help="region for references that do not name one")
     group.add_argument("--profile", help="AWS profile from the AWS config files")
     group.add_argument("--endpoint-url", help="send AWS calls here (an emulator, a proxy)")
+    group.add_argument(
+        "--retry-budget",
+        type=float,
+        metavar="SECONDS",
+        help="keep retrying throttled or unreachable AWS for this long (default: 5 for "
+        "check and resolve, 30 for exec, which starts a program as an app would)",
+    )
 
     inputs = argparse.ArgumentParser(add_help=False)
     group = inputs.add_argument_group("inputs")
