@@ -53,6 +53,19 @@ def run(aws, *args, cwd, env=None, aws_options=True):
     )
 
 
+def run_code(aws, code, *, cwd):
+    """Run Python code (which calls the CLI's main) in a fresh interpreter."""
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=cwd,
+        env=environment(aws),
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT,
+        check=False,
+    )
+
+
 def output(result):
     return result.stdout + result.stderr
 
@@ -248,16 +261,14 @@ def test_check_django_settings_already_resolved_by_resolve_settings(shop, tmp_pa
 
 def test_check_with_aws_unreachable_answers_within_the_retry_budget(aws, tmp_path):
     (tmp_path / ".env").write_text("A=ssm:/x\nB=secretsmanager:y:k\n")
-    command = [sys.executable, "-m", "awsrefs", "check", "--endpoint-url", "http://127.0.0.1:9"]
     started = time.monotonic()
-    result = subprocess.run(
-        [*command, "--region", "us-east-1", "--retry-budget", "1", ".env"],
+    result = run(
+        aws,
+        "check",
+        *("--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1"),
+        *("--retry-budget", "1", ".env"),
         cwd=tmp_path,
-        env=environment(aws),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
+        aws_options=False,
     )
     assert time.monotonic() - started < 30  # generous: the budget is 1 s
     assert result.returncode == 1, output(result)
@@ -274,15 +285,7 @@ def test_django_settings_that_need_django_say_so(aws, tmp_path):
         "import sys; sys.modules['django'] = None; from awsrefs.cli import main; "
         "raise SystemExit(main(['check', '--django-settings', 'needs_django']))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=environment(aws),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    result = run_code(aws, code, cwd=tmp_path)
     assert result.returncode == 2
     assert "needs Django, which is not installed: pip install django" in result.stderr
 
@@ -293,15 +296,7 @@ def test_yaml_without_pyyaml_says_what_to_install(aws, tmp_path):
         "import sys; sys.modules['yaml'] = None; from awsrefs.cli import main; "
         "raise SystemExit(main(['check', 'config.yaml']))"
     )
-    result = subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=tmp_path,
-        env=environment(aws),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
+    result = run_code(aws, code, cwd=tmp_path)
     assert result.returncode == 2
     assert "config.yaml: reading YAML needs PyYAML: install pyyaml" in result.stderr
 
