@@ -60,7 +60,7 @@ def resolve(obj: T, *, path: str = "") -> T:
 
 def __getattr__(name: str) -> Any:
     # Submodules that are optional at import time, loaded on first use.
-    if name in ("testing", "rotation"):
+    if name in ("iam", "report", "rotation", "testing"):
         import importlib
 
         return importlib.import_module(f"awsrefs.{name}")
