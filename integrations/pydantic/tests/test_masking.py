@@ -1,0 +1,148 @@
+"""Values that came from a reference never show in the settings' repr() or str()."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+from awsrefs_pydantic import AwsRefsSettings, SecretJsonSettingsSource, awsrefs_sources
+from pydantic import BaseModel, SecretStr
+from pydantic_settings import SettingsConfigDict
+
+import awsrefs
+
+SECURE = "pw-SecureString-Kq83-canary-ssm"
+SECRET = "tok-SecretsManager-Vb27-canary-sm"
+PORT = 7391846  # a JSON number in the secret, shown nowhere
+
+
+@pytest.fixture
+def resolver(aws):
+    r = awsrefs.Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def seeded(aws, canary):
+    aws.put_parameter("/app/api-key", SECURE, type="SecureString")  # registered as a canary
+    aws.put_parameter("/app/region", "eu-west-1")
+    aws.put_secret("app/main", {"token": SECRET, "port": PORT, "password": canary})
+    return canary
+
+
+class Database(BaseModel):
+    host: str = "localhost"
+    password: str = "secretsmanager:app/main:password"
+
+
+def _shown(settings) -> list[str]:
+    text = [repr(settings), str(settings), f"{settings}", f"{settings!r}"]
+    print(*text, sep="\n")  # the canary check reads captured output too
+    return text
+
+
+def test_referenced_values_are_hidden_whatever_the_field_type(resolver, seeded, monkeypatch):
+    canary = seeded
+    monkeypatch.setenv("MSK_API_KEY", "ssm:/app/api-key")
+
+    class Settings(AwsRefsSettings):
+        model_config = SettingsConfigDict(env_prefix="MSK_")
+        awsrefs_resolver = resolver
+        name: str = "orders"
+        api_key: str  # a SecureString, through the environment
+        token: str = "secretsmanager:app/main:token"
+        port: int = "secretsmanager:app/main:port"  # a JSON key: an int
+        database: Database = Database()  # password from a secret, host plain
+        dsn: str = "https://${secretsmanager:app/main:token}@o1.example.io/42"  # a template
+        region: str = "ssm:/app/region"
+
+    settings = Settings(region="us-west-2")  # a plain init kwarg beats the reference default
+
+    # The attributes hold the real values.
+    assert settings.api_key == SECURE
+    assert settings.token == SECRET
+    assert settings.port == PORT
+    assert settings.database.password == canary
+    assert settings.dsn == f"https://{SECRET}@o1.example.io/42"
+    for text in _shown(settings):
+        for value in (SECURE, SECRET, str(PORT), canary):
+            assert value not in text
+        assert "name='orders'" in text
+        assert "region='us-west-2'" in text
+        for field in ("api_key", "token", "port", "dsn"):
+            assert f"{field}=<hidden>" in text
+        assert "database=Database(host='localhost', password=<hidden>)" in text
+    # Asking for the data is asking for the values: model_dump() returns them.
+    dumped = settings.model_dump()
+    assert dumped["token"] == SECRET
+    assert dumped["database"]["password"] == canary
+
+
+def test_values_from_a_json_secret_source_are_hidden(resolver, seeded):
+    class Settings(AwsRefsSettings):
+        awsrefs_resolver = resolver
+        token: str = "unset"
+        port: int = 1
+        name: str = "orders"
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls,
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        ):
+            return awsrefs_sources(
+                settings_cls,
+                init_settings,
+                SecretJsonSettingsSource(settings_cls, "app/main"),
+                resolver=resolver,
+            )
+
+    settings = Settings()
+
+    assert (settings.token, settings.port) == (SECRET, PORT)
+    for text in _shown(settings):
+        assert "token=<hidden>" in text
+        assert "port=<hidden>" in text
+        assert "name='orders'" in text
+        assert SECRET not in text
+
+
+def test_a_plain_value_overriding_a_reference_is_shown(resolver, seeded, monkeypatch):
+    monkeypatch.setenv("OVR_DATABASE__PASSWORD", "plain-env-password")
+
+    class Settings(AwsRefsSettings):
+        model_config = SettingsConfigDict(env_prefix="OVR_", env_nested_delimiter="__")
+        awsrefs_resolver = resolver
+        database: Database = Database()
+
+    settings = Settings()
+
+    assert settings.database.password == "plain-env-password"
+    assert "database=Database(host='localhost', password='plain-env-password')" in repr(settings)
+
+
+def test_pydantic_settings_debug_log_hides_referenced_values(resolver, seeded, monkeypatch, caplog):
+    canary = seeded
+    monkeypatch.setenv("PYDANTIC_SETTINGS_DEBUG", "1")
+    monkeypatch.setenv("DBG_API_KEY", "ssm:/app/api-key")
+    caplog.set_level(logging.DEBUG, logger="pydantic_settings")  # botocore logs bodies
+
+    class Settings(AwsRefsSettings):
+        model_config = SettingsConfigDict(env_prefix="DBG_")
+        awsrefs_resolver = resolver
+        api_key: SecretStr
+        password: SecretStr = "secretsmanager:app/main:password"
+
+    settings = Settings()
+
+    assert settings.password.get_secret_value() == canary
+    # Releases that log each source's data (2.13+) log it masked; older ones log nothing.
+    for value in (SECURE, canary):
+        assert value not in caplog.text
+    if "Resolving settings" in caplog.text:
+        assert "'api_key': <hidden>" in caplog.text
