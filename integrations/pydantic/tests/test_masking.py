@@ -9,18 +9,9 @@ from awsrefs_pydantic import AwsRefsSettings, SecretJsonSettingsSource, awsrefs_
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import SettingsConfigDict
 
-import awsrefs
-
 SECURE = "pw-SecureString-Kq83-canary-ssm"
 SECRET = "tok-SecretsManager-Vb27-canary-sm"
 PORT = 7391846  # a JSON number in the secret, shown nowhere
-
-
-@pytest.fixture
-def resolver(aws):
-    r = awsrefs.Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
-    yield r
-    r.close()
 
 
 @pytest.fixture
