@@ -1,12 +1,13 @@
-"""Every use of pydantic-settings' private API, for the releases it was checked against.
+"""Everything that depends on private or release-specific pydantic / pydantic-settings API.
 
 Batching all sources of one settings build means running the wrapped sources ahead of
 pydantic-settings, so they must be handed the state pydantic-settings would hand them (its
 private ``_set_current_state`` / ``_set_settings_sources_data``), and a wrapper should share
 its source's ``_init_state`` (2.5+: warnings about incomplete fields come once per build).
 Masking values in ``repr()`` overrides pydantic's undocumented ``__repr_args__``
-(:func:`repr_args`). Nothing else in this package touches private pydantic or
-pydantic-settings API.
+(:func:`repr_args`). One public pydantic property is missing from the oldest pydantic that
+pydantic-settings 2.4 allows (2.7): :func:`factory_takes_data`. Nothing else in this
+package touches private pydantic or pydantic-settings API.
 
 The code below was read against pydantic-settings 2.4.0 and 2.16.3 and is tested with both;
 :data:`SUPPORTED` is the range the package declares (``pydantic-settings>=2.4,<2.17``).
@@ -22,11 +23,13 @@ from typing import Any
 
 import pydantic_settings
 from pydantic import BaseModel
+from pydantic.fields import FieldInfo
 from pydantic_settings import PydanticBaseSettingsSource
 
 __all__ = [
     "SUPPORTED",
     "UnsupportedVersionWarning",
+    "factory_takes_data",
     "hand_state",
     "installed_version",
     "repr_args",
@@ -100,3 +103,12 @@ def repr_args(model: BaseModel) -> Iterable[tuple[str | None, Any]]:
     :class:`awsrefs_pydantic.AwsRefsSettings` overrides it to mask values.
     """
     return model.__repr_args__()
+
+
+def factory_takes_data(field: FieldInfo) -> bool:
+    """True when ``field``'s default factory takes the validated data (pydantic 2.10+).
+
+    pydantic-settings 2.4 allows pydantic 2.7, whose ``FieldInfo`` has no such property:
+    there a default factory never takes arguments.
+    """
+    return bool(getattr(field, "default_factory_takes_validated_data", False))
