@@ -132,7 +132,7 @@ def test_pydantic_settings_debug_log_hides_referenced_values(resolver, seeded, m
     settings = Settings()
 
     assert settings.password.get_secret_value() == canary
-    # Releases that log each source's data (2.13+) log it masked; older ones log nothing.
+    # Releases that log each source's data (2.15+) log it masked; older ones log nothing.
     for value in (SECURE, canary):
         assert value not in caplog.text
     if "Resolving settings" in caplog.text:
