@@ -64,6 +64,10 @@ def test_referenced_values_are_hidden_whatever_the_field_type(resolver, seeded, 
         for field in ("api_key", "token", "port", "dsn"):
             assert f"{field}=<hidden>" in text
         assert "database=Database(host='localhost', password=<hidden>)" in text
+    # rich (and devtools) read the same pairs as repr().
+    rich_view = repr(list(settings.__rich_repr__()))
+    assert "('token', <hidden>)" in rich_view
+    assert SECRET not in rich_view
     # Asking for the data is asking for the values: model_dump() returns them.
     dumped = settings.model_dump()
     assert dumped["token"] == SECRET

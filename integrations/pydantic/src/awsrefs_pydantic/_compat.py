@@ -5,9 +5,9 @@ pydantic-settings, so they must be handed the state pydantic-settings would hand
 private ``_set_current_state`` / ``_set_settings_sources_data``), and a wrapper should share
 its source's ``_init_state`` (2.5+: warnings about incomplete fields come once per build).
 Masking values in ``repr()`` overrides pydantic's undocumented ``__repr_args__``
-(:func:`repr_args`). One public pydantic property is missing from the oldest pydantic that
-pydantic-settings 2.4 allows (2.7): :func:`factory_takes_data`. Nothing else in this
-package touches private pydantic or pydantic-settings API.
+(:class:`MaskedReprModel`, :func:`repr_args`). One public pydantic property is missing
+from the oldest pydantic that pydantic-settings 2.4 allows (2.7): :func:`factory_takes_data`.
+Nothing else in this package touches private pydantic or pydantic-settings API.
 
 The code below was read against pydantic-settings 2.4.0 and 2.16.3 and is tested with both;
 :data:`SUPPORTED` is the range the package declares (``pydantic-settings>=2.4,<2.17``).
@@ -28,6 +28,7 @@ from pydantic_settings import PydanticBaseSettingsSource
 
 __all__ = [
     "SUPPORTED",
+    "MaskedReprModel",
     "UnsupportedVersionWarning",
     "factory_takes_data",
     "hand_state",
@@ -99,10 +100,20 @@ def share_init_state(wrapper: PydanticBaseSettingsSource, source: object) -> Non
 def repr_args(model: BaseModel) -> Iterable[tuple[str | None, Any]]:
     """Pydantic's ``(name, value)`` pairs behind ``repr()``, ``str()``, rich and devtools.
 
-    ``__repr_args__`` is the hook all four share (pydantic 2.x), not documented API:
-    :class:`awsrefs_pydantic.AwsRefsSettings` overrides it to mask values.
+    ``__repr_args__`` is the hook all four share (pydantic 2.x), not documented API.
     """
     return model.__repr_args__()
+
+
+class MaskedReprModel(BaseModel):
+    """A model whose ``repr()``, ``str()``, rich and devtools views go through :meth:`_shown`."""
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        return self._shown(super().__repr_args__())
+
+    def _shown(self, args: Iterable[tuple[str | None, Any]]) -> Iterable[tuple[str | None, Any]]:
+        """The ``(name, value)`` pairs to show; a subclass masks values here."""
+        return args
 
 
 def factory_takes_data(field: FieldInfo) -> bool:

@@ -9,6 +9,7 @@ from pydantic import PrivateAttr
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 import awsrefs
+from awsrefs_pydantic._compat import MaskedReprModel
 from awsrefs_pydantic._masking import field_marks, masked_args
 from awsrefs_pydantic._merge import deep_update
 from awsrefs_pydantic._pass import collect_passes
@@ -17,7 +18,7 @@ from awsrefs_pydantic._sources import awsrefs_sources
 __all__ = ["AwsRefsSettings"]
 
 
-class AwsRefsSettings(BaseSettings):
+class AwsRefsSettings(BaseSettings, MaskedReprModel):
     """``BaseSettings`` that resolves references from every default source in one pass.
 
     Init kwargs, the environment, the .env file, the secrets directory and field defaults
@@ -53,9 +54,8 @@ class AwsRefsSettings(BaseSettings):
             marks = deep_update(marks, made.marks)
         __pydantic_self__._awsrefs_marks = field_marks(type(__pydantic_self__), marks)
 
-    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
-        # Used by repr(), str(), rich and devtools alike (see _compat.repr_args).
-        return masked_args(super().__repr_args__(), self._awsrefs_marks)
+    def _shown(self, args: Iterable[tuple[str | None, Any]]) -> Iterable[tuple[str | None, Any]]:
+        return masked_args(args, self._awsrefs_marks)
 
     @classmethod
     def settings_customise_sources(
