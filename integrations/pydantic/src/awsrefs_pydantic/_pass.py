@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
-from pydantic_settings import BaseSettings
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 import awsrefs
 from awsrefs import Failure, ResolutionError
@@ -55,7 +55,7 @@ class Pass:
     def __init__(
         self,
         settings_cls: type[BaseSettings],
-        sources: Sequence[object],
+        sources: Sequence[PydanticBaseSettingsSource],
         resolver: awsrefs.Resolver | None,
         defaults: bool,
     ) -> None:
@@ -110,7 +110,7 @@ class Pass:
                 except ResolutionError as error:
                     listing_failures.extend((f, names[index]) for f in error.failures)
                     source.use({})  # reported below, with the rest
-            data = source()  # type: ignore[operator]
+            data = source()
             raw[f"#{index}"] = data
             states[names[index]] = data
             state = deep_update(data, state)  # what came before has the higher priority
