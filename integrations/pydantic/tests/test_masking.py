@@ -5,7 +5,12 @@ from __future__ import annotations
 import logging
 
 import pytest
-from awsrefs_pydantic import AwsRefsSettings, SecretJsonSettingsSource, awsrefs_sources
+from awsrefs_pydantic import (
+    AwsRefsSettings,
+    SecretJsonSettingsSource,
+    SSMPathSettingsSource,
+    awsrefs_sources,
+)
 from pydantic import BaseModel, SecretStr
 from pydantic_settings import SettingsConfigDict
 
@@ -105,6 +110,43 @@ def test_values_from_a_json_secret_source_are_hidden(resolver, seeded):
         assert "port=<hidden>" in text
         assert "name='orders'" in text
         assert SECRET not in text
+
+
+def test_values_listed_under_an_ssm_path_are_hidden(aws, resolver, seeded):
+    aws.put_parameter("/svc/prod/api_key", SECURE, type="SecureString")
+    aws.put_parameter("/svc/prod/database/host", "db.internal")  # a String: hidden too
+
+    class Settings(AwsRefsSettings):
+        awsrefs_resolver = resolver
+        api_key: str
+        database: Database  # host from the path, password from its default's reference
+        name: str = "orders"
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls,
+            init_settings,
+            env_settings,
+            dotenv_settings,
+            file_secret_settings,
+        ):
+            return awsrefs_sources(
+                settings_cls,
+                init_settings,
+                SSMPathSettingsSource(settings_cls, "/svc/prod"),
+                resolver=resolver,
+            )
+
+    settings = Settings()
+
+    assert (settings.api_key, settings.database.host) == (SECURE, "db.internal")
+    assert settings.database.password == seeded
+    for text in _shown(settings):
+        assert "api_key=<hidden>" in text
+        assert "database=Database(host=<hidden>, password=<hidden>)" in text
+        assert "name='orders'" in text
+        assert SECURE not in text
 
 
 def test_a_plain_value_overriding_a_reference_is_shown(resolver, seeded, monkeypatch):
