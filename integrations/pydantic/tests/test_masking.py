@@ -38,6 +38,16 @@ def _shown(settings) -> list[str]:
     return text
 
 
+def _init_then(resolver, make_source):
+    """A ``settings_customise_sources``: init kwargs, then ``make_source(settings_cls)``."""
+
+    def customise(cls, settings_cls, init_settings, **_):
+        source = make_source(settings_cls)
+        return awsrefs_sources(settings_cls, init_settings, source, resolver=resolver)
+
+    return classmethod(customise)
+
+
 def test_referenced_values_are_hidden_whatever_the_field_type(resolver, seeded, monkeypatch):
     canary = seeded
     monkeypatch.setenv("MSK_API_KEY", "ssm:/app/api-key")
@@ -86,21 +96,9 @@ def test_values_from_a_json_secret_source_are_hidden(resolver, seeded):
         port: int = 1
         name: str = "orders"
 
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls,
-            init_settings,
-            env_settings,
-            dotenv_settings,
-            file_secret_settings,
-        ):
-            return awsrefs_sources(
-                settings_cls,
-                init_settings,
-                SecretJsonSettingsSource(settings_cls, "app/main"),
-                resolver=resolver,
-            )
+        settings_customise_sources = _init_then(
+            resolver, lambda cls: SecretJsonSettingsSource(cls, "app/main")
+        )
 
     settings = Settings()
 
@@ -122,21 +120,9 @@ def test_values_listed_under_an_ssm_path_are_hidden(aws, resolver, seeded):
         database: Database  # host from the path, password from its default's reference
         name: str = "orders"
 
-        @classmethod
-        def settings_customise_sources(
-            cls,
-            settings_cls,
-            init_settings,
-            env_settings,
-            dotenv_settings,
-            file_secret_settings,
-        ):
-            return awsrefs_sources(
-                settings_cls,
-                init_settings,
-                SSMPathSettingsSource(settings_cls, "/svc/prod"),
-                resolver=resolver,
-            )
+        settings_customise_sources = _init_then(
+            resolver, lambda cls: SSMPathSettingsSource(cls, "/svc/prod")
+        )
 
     settings = Settings()
 
