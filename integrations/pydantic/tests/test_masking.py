@@ -135,6 +135,31 @@ def test_values_listed_under_an_ssm_path_are_hidden(aws, resolver, seeded):
         assert SECURE not in text
 
 
+def test_sources_wrapped_in_two_passes_are_both_hidden(resolver, seeded, monkeypatch):
+    monkeypatch.setenv("TWO_TOKEN", "secretsmanager:app/main:token")
+
+    class Settings(AwsRefsSettings):
+        model_config = SettingsConfigDict(env_prefix="TWO_")
+        token: str
+        api_key: str
+        name: str = "orders"
+
+        @classmethod
+        def settings_customise_sources(cls, settings_cls, init_settings, env_settings, **_):
+            return (
+                *awsrefs_sources(settings_cls, init_settings, resolver=resolver, defaults=False),
+                *awsrefs_sources(settings_cls, env_settings, resolver=resolver),
+            )
+
+    settings = Settings(api_key="ssm:/app/api-key")
+
+    assert (settings.token, settings.api_key) == (SECRET, SECURE)
+    for text in _shown(settings):
+        assert "token=<hidden>" in text
+        assert "api_key=<hidden>" in text
+        assert "name='orders'" in text
+
+
 def test_a_plain_value_overriding_a_reference_is_shown(resolver, seeded, monkeypatch):
     monkeypatch.setenv("OVR_DATABASE__PASSWORD", "plain-env-password")
 

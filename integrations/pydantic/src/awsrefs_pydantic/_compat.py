@@ -9,8 +9,9 @@ Masking values in ``repr()`` overrides pydantic's undocumented ``__repr_args__``
 from the oldest pydantic that pydantic-settings 2.4 allows (2.7): :func:`factory_takes_data`.
 Nothing else in this package touches private pydantic or pydantic-settings API.
 
-The code below was read against pydantic-settings 2.4.0 and 2.16.3 and is tested with both;
-:data:`SUPPORTED` is the range the package declares (``pydantic-settings>=2.4,<2.17``).
+The code below was read against pydantic-settings 2.4.0 and 2.16.3; the tests pass with
+2.4.0 (pydantic 2.7.0 and 2.14), 2.5.2, 2.15.0 and 2.16.3. :data:`SUPPORTED` is the range
+the package declares (``pydantic-settings>=2.4,<2.17``).
 A later minor release may rename what is used here: check it, then widen the range.
 """
 

@@ -16,7 +16,15 @@ from pydantic import BaseModel
 from awsrefs_pydantic._compat import repr_args
 from awsrefs_pydantic._fields import ABSENT, contains_reference, find, input_keys
 
-__all__ = ["HIDDEN", "MaskedData", "all_marked", "field_marks", "mask", "reference_marks"]
+__all__ = [
+    "HIDDEN",
+    "MaskedData",
+    "all_marked",
+    "field_marks",
+    "mask",
+    "reference_marks",
+    "union",
+]
 
 
 class _Hidden:
@@ -48,6 +56,15 @@ def reference_marks(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict
         else:
             out[key] = False
     return out
+
+
+def union(one: Any, other: Any) -> Any:
+    """Marks that mark whatever ``one`` or ``other`` marks (for passes of unknown priority)."""
+    if one is True or other is True:
+        return True
+    if isinstance(one, Mapping) and isinstance(other, Mapping):
+        return {k: union(one.get(k, False), other.get(k, False)) for k in one.keys() | other.keys()}
+    return one if isinstance(one, Mapping) else other
 
 
 def _any_marked(marks: Any) -> bool:

@@ -10,8 +10,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 import awsrefs
 from awsrefs_pydantic._compat import MaskedReprModel
-from awsrefs_pydantic._masking import field_marks, masked_args
-from awsrefs_pydantic._merge import deep_update
+from awsrefs_pydantic._masking import field_marks, masked_args, union
 from awsrefs_pydantic._pass import collect_passes
 from awsrefs_pydantic._sources import awsrefs_sources
 
@@ -49,9 +48,8 @@ class AwsRefsSettings(BaseSettings, MaskedReprModel):
         with collect_passes() as passes:
             super().__init__(*args, **values)
         marks: dict[str, Any] = {}
-        for made in passes:  # one, unless settings_customise_sources made several (then
-            # the later one's marks win where both have the same value: a rare, custom case)
-            marks = deep_update(marks, made.marks)
+        for made in passes:  # one, unless settings_customise_sources made several: then
+            marks = union(marks, made.marks)  # hidden where any of them resolved a value
         __pydantic_self__._awsrefs_marks = field_marks(type(__pydantic_self__), marks)
 
     def _shown(self, args: Iterable[tuple[str | None, Any]]) -> Iterable[tuple[str | None, Any]]:
