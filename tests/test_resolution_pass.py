@@ -7,7 +7,10 @@ templates, wrong argument types, the parse memo's size, and tracebacks that hold
 from __future__ import annotations
 
 import asyncio
+import json
 import re
+import subprocess
+import sys
 import traceback
 import tracemalloc
 from collections.abc import Callable, Iterator, Mapping
@@ -55,6 +58,23 @@ def test_a_reference_repeated_in_a_template_is_replaced_everywhere(aws, resolver
         ("optional", "optional:ssm:/app/nope", "OK (optional, missing)"),
         ("optional", "ssm:/app/host", "OK"),
     ]
+
+
+def test_the_command_line_resolves_and_checks_a_repeated_reference(aws, tmp_path):
+    aws.put_parameter("/app/host", "db.internal")
+    (tmp_path / ".env").write_text("URL=${ssm:/app/host}/${ssm:/app/host}\n")
+    aws_options = ["--endpoint-url", aws.endpoint_url, "--region", aws.region]
+
+    def awsrefs_cli(*args: str) -> Any:
+        command = [sys.executable, "-m", "awsrefs", args[0], *aws_options, *args[1:]]
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        assert done.returncode == 0, done.stdout + done.stderr
+        return json.loads(done.stdout)
+
+    (resolved,) = awsrefs_cli("resolve", ".env", "--reveal", "--format", "json")
+    assert resolved["value"] == "db.internal/db.internal"
+    checked = awsrefs_cli("check", ".env", "--format", "json")
+    assert checked["summary"] == {"references": 1, "ok": 1, "failed": 0}
 
 
 def test_a_failing_reference_repeated_in_a_template_is_reported_once(aws, resolver):
