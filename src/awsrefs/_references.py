@@ -144,9 +144,10 @@ def is_reference(text: object) -> bool:
     """True when awsrefs would change or reject ``text``; False for plain text and non-text.
 
     That is a reference (``ssm:/a``, ``optional:secretsmanager:b:key``), a template with at
-    least one ``${...}`` reference, an escaped literal (``literal:ssm:...``, which resolves
-    to the text after ``literal:``), or text that starts like a reference but is malformed
-    (resolving it raises).
+    least one ``${...}`` reference, an escape (``literal:ssm:...`` resolves to the text after
+    ``literal:``, ``$${ssm:...}`` to ``${ssm:...}``), or text that starts like a reference
+    but is malformed (resolving it raises). Integrations use it to tell which settings to
+    hand to the resolver.
 
     >>> is_reference("ssm:/db/host"), is_reference("https://${ssm:/h}/"), is_reference("x")
     (True, True, False)
