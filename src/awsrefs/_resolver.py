@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import os
 import threading
 import time
@@ -234,6 +233,8 @@ class Resolver:
 
     async def aresolve(self, obj: T, *, path: str = "") -> T:
         """Like :meth:`resolve`, run in a worker thread so the event loop is never blocked."""
+        import asyncio  # not at import time: ``import awsrefs`` stays light
+
         return await asyncio.to_thread(self.resolve, obj, path=path)
 
     def check(self, obj: Any, *, path: str = "") -> list[Checked]:
