@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import doctest
 from collections import OrderedDict
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -108,3 +110,16 @@ def test_is_reference_agrees_with_find_references():
     found = {f.keys[0] for f in awsrefs.find_references(texts)}
     # An escaped literal is changed by resolve but holds no reference to list.
     assert {i for i, t in enumerate(texts) if awsrefs.is_reference(t)} == found | {4}
+
+
+def test_the_documented_examples_run_as_shown():
+    import awsrefs._references as module
+
+    assert doctest.testmod(module, raise_on_error=False).failed == 0
+    text = (Path(__file__).parent.parent / "docs" / "resolver.md").read_text()
+    section = text.split("## Finding references without resolving", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    test = doctest.DocTestParser().get_doctest(example, {}, "resolver.md", None, 0)
+    runner = doctest.DocTestRunner()
+    runner.run(test)
+    assert runner.summarize(verbose=False) == (0, 4)  # (failed, attempted)
