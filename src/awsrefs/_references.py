@@ -14,11 +14,11 @@ __all__ = [
     "FoundReference",
     "Parsed",
     "Scan",
-    "check_settings",
     "find_references",
     "is_reference",
     "parse_or_error",
     "scan",
+    "validate_arguments",
 ]
 
 Parsed = Ref | Template | RefSyntaxError
@@ -82,7 +82,7 @@ def scan(obj: Any, parse_text: Callable[[str], Parsed | None] = parse_or_error) 
     return Scan(tree, found)
 
 
-def check_settings(obj: Any, prefix: Any, caller: str, prefix_name: str = "path") -> None:
+def validate_arguments(obj: Any, prefix: Any, caller: str, prefix_name: str = "path") -> None:
     """Raise TypeError for arguments no entry point can take: binary settings, a path not str.
 
     Args:
@@ -126,7 +126,7 @@ def find_references(tree: Any, *, prefix: str = "") -> list[FoundReference]:
     Raises:
         TypeError: ``tree`` is bytes or ``prefix`` is not text.
     """
-    check_settings(tree, prefix, "find_references", "prefix")
+    validate_arguments(tree, prefix, "find_references", "prefix")
     found = scan(tree)
     out: list[FoundReference] = []
     for index, item in found.found:

@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeVar
 from awsrefs._cache import Cache, Entry
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, split_selector
 from awsrefs._memo import SizedMemo
-from awsrefs._references import Parsed, Scan, check_settings, parse_or_error, scan
+from awsrefs._references import Parsed, Scan, parse_or_error, scan, validate_arguments
 from awsrefs._retry import retry_transient
 from awsrefs._stats import Stats
 from awsrefs._substitute import FAILED, MISSING_KINDS, Status, substitute
@@ -222,7 +222,7 @@ class Resolver:
                 nothing is applied.
             TypeError: ``obj`` is bytes, or ``path`` is not text.
         """
-        check_settings(obj, path, "resolve")
+        validate_arguments(obj, path, "resolve")
         self._check_epoch()
         # The values live only in _resolve's frame, which has returned before this raises:
         # a traceback of the error (Sentry, logging with locals) holds none of them.
@@ -251,7 +251,7 @@ class Resolver:
         Raises:
             TypeError: ``obj`` is bytes, or ``path`` is not text.
         """
-        check_settings(obj, path, "check")
+        validate_arguments(obj, path, "check")
         self._check_epoch()
         return self._settle(obj, path, report=True).checked
 
@@ -423,23 +423,18 @@ class Resolver:
         by_text: dict[str, tuple[tuple[Status, ...], Any]] = {}
         for index, item in found.found:
             path, text = found.tree.strings[index]
-            statuses, value = by_text.get(text) or by_text.setdefault(
-                text, substitute(item, values)
-            )
+            outcome = by_text.get(text)  # the same text anywhere settles the same way
+            if outcome is None:
+                outcome = by_text[text] = substitute(item, values)
+            statuses, value = outcome
             if value is not FAILED:
                 settled.replacements[text] = value
-            elif not report:
-                where = format_path(path, prefix)
-                settled.failures.extend(
-                    Failure(where, s.reference, s.miss.kind, s.miss.reason)
-                    for s in statuses
-                    if s.miss is not None
-                )
-            if report:
+            if report or value is FAILED:
                 where = format_path(path, prefix)
                 for status in statuses:
                     checked = _checked(where, status)
-                    settled.checked.append(checked)
+                    if report:
+                        settled.checked.append(checked)
                     if checked.failure is not None:
                         settled.failures.append(checked.failure)
         settled.changed = containers_leading_to(found.tree, (i for i, _ in found.found))
