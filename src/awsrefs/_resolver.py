@@ -490,28 +490,35 @@ class Resolver:
     def _fetch_keys(
         self, keys: list[ItemKey], *, force: bool = False, newer_than: float | None = None
     ) -> dict[ItemKey, Entry | Miss]:
-        fresh, mine, waiting = self._cache.claim(keys, force=force, newer_than=newer_than)
-        self._stats.add_cache(hits=len(fresh), misses=len(mine) + len(waiting))
-        results: dict[ItemKey, Entry | Miss] = dict(fresh)
-        if mine:
-            # Retrying only pays when there is nothing to serve meanwhile: with every value
-            # cached, a failed refresh serves the old value at once (stale-if-error).
-            cached = self._cache.entries
-            budget = 0.0 if all(k in cached for k in mine) else self._retry_budget
-            try:
-                outcomes = self._fetch(mine, budget)
-            except BaseException as error:
-                self._cache.abandon(mine, error)
-                del fresh, results  # cached values must not ride up the traceback
-                raise
-            for key in mine:
-                outcome = outcomes[key]
-                result = self._cache.complete(key, outcome, _label(key))
-                if isinstance(outcome, Miss) and isinstance(result, Entry):
-                    self._stats.add_cache(stale=1)
-                results[key] = result
-        for key, future in waiting.items():
-            results[key] = future.result(timeout=_WAIT_SECONDS)
+        results, mine, waiting = self._cache.claim(keys, force=force, newer_than=newer_than)
+        self._stats.add_cache(hits=len(results), misses=len(mine) + len(waiting))
+        try:
+            if mine:
+                results.update(self._fetch_claimed(mine))
+            for key, future in waiting.items():
+                results[key] = future.result(timeout=_WAIT_SECONDS)
+        except BaseException:
+            del results  # values already at hand must not ride up the traceback
+            raise
+        return results
+
+    def _fetch_claimed(self, mine: list[ItemKey]) -> dict[ItemKey, Entry | Miss]:
+        """Fetch the keys this caller claimed and put the outcomes in the cache."""
+        # Retrying only pays when there is nothing to serve meanwhile: with every value
+        # cached, a failed refresh serves the old value at once (stale-if-error).
+        every_one_cached = all(k in self._cache.entries for k in mine)
+        try:
+            outcomes = self._fetch(mine, 0.0 if every_one_cached else self._retry_budget)
+        except BaseException as error:
+            self._cache.abandon(mine, error)
+            raise
+        results: dict[ItemKey, Entry | Miss] = {}
+        for key in mine:
+            outcome = outcomes[key]
+            result = self._cache.complete(key, outcome, _label(key))
+            if isinstance(outcome, Miss) and isinstance(result, Entry):
+                self._stats.add_cache(stale=1)
+            results[key] = result
         return results
 
     def _fetch(self, keys: list[ItemKey], retry_budget: float = 0.0) -> dict[ItemKey, Outcome]:
