@@ -154,5 +154,8 @@ def is_reference(text: object) -> bool:
 
     Args:
         text: Any setting value.
+
+    Returns:
+        Whether ``text`` is a string that :meth:`Resolver.resolve` would change or reject.
     """
     return isinstance(text, str) and parse_or_error(text) is not None
