@@ -142,6 +142,33 @@ def test_shared_parts_are_resolved_once_and_stay_shared(aws, resolver):
     assert paths == ["primary.host", "replica.host"]
 
 
+class _FreshViews(Mapping[str, Any]):
+    """A read-only view that makes new containers on every access, as some config libraries do."""
+
+    def __getitem__(self, key: str) -> Any:
+        if key == "db":
+            return {"host": "ssm:/app/host", "ports": [1, 2]}
+        if key == "hosts":
+            return ["ssm:/app/host", "plain"]
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(["db", "hosts"])
+
+    def __len__(self) -> int:
+        return 2
+
+
+def test_a_mapping_that_makes_new_objects_on_each_access_is_resolved_as_walked(aws, resolver):
+    aws.put_parameter("/app/host", "db.internal")
+    out = resolver.resolve({"config": _FreshViews(), "other": ["ssm:/app/host"] * 50})
+    assert out["config"] == {
+        "db": {"host": "db.internal", "ports": [1, 2]},
+        "hosts": ["db.internal", "plain"],
+    }
+    assert out["other"] == ["db.internal"] * 50
+
+
 def _nest(depth: int, leaf: Any) -> Any:
     value = leaf
     for level in range(depth):

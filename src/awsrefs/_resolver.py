@@ -403,7 +403,8 @@ class Resolver:
         if settled.failures:
             return settled.failures, None
         replacements = settled.replacements
-        result = rebuild(obj, settled.changed, lambda text: replacements.get(text, text))
+        tree = settled.found.tree
+        result = rebuild(obj, tree, settled.changed, lambda text: replacements.get(text, text))
         return [], None if result is DROP else result
 
     def _settle(self, obj: Any, prefix: str, *, report: bool) -> _Settled:

@@ -5,6 +5,10 @@ follows each path until it meets a container already on that path (a back edge) 
 it; the rebuild copies only the containers that lead to a replaced string, each once, so
 shared parts stay shared. A back edge into a container that must be copied cannot be rebuilt
 faithfully here; :func:`cycles_through` names those for the caller to report.
+
+The walk reads each container once and keeps what it read (which also keeps every container
+alive, so an ``id()`` names one object for the whole pass); the rebuild works from that
+record, so a mapping that makes new objects on every access is rebuilt as it was walked.
 """
 
 from __future__ import annotations
@@ -57,24 +61,30 @@ class Tree:
         string_parents: ``id()`` of the container holding each string (None at the top).
         parents: ``id()`` of each container to the ``id()`` of the containers holding it.
         back_edges: Every place where the settings refer back to a container on the path.
+        children: ``id()`` of each container to its (key or index, child) pairs as read.
     """
 
     strings: list[tuple[PathKey, str]] = field(default_factory=list)
     string_parents: list[int | None] = field(default_factory=list)
     parents: dict[int, set[int]] = field(default_factory=dict)
     back_edges: list[BackEdge] = field(default_factory=list)
+    children: dict[int, list[tuple[Hashable, Any]]] = field(default_factory=dict)
+
+    def read(self, obj: Any) -> Iterator[tuple[Hashable, Any]]:
+        """The children of container ``obj``: read on the first visit, recorded after."""
+        items = self.children.get(id(obj))
+        if items is None:
+            if isinstance(obj, Mapping):
+                items = self.children[id(obj)] = list(obj.items())
+            else:
+                items = self.children[id(obj)] = list(enumerate(obj))
+        return iter(items)
 
 
 def _is_container(obj: object) -> bool:
     if isinstance(obj, Mapping):
         return True
     return isinstance(obj, (Sequence, Set)) and not isinstance(obj, _NOT_CONTAINERS)
-
-
-def _children(obj: Any) -> Iterator[tuple[Hashable, Any]]:
-    if isinstance(obj, Mapping):
-        return iter(obj.items())
-    return enumerate(obj)
 
 
 def walk(obj: Any) -> Tree:
@@ -88,7 +98,7 @@ def walk(obj: Any) -> Tree:
         return tree
     keys: list[Hashable] = []  # path of the container on top of the stack
     depth_of: dict[int, int] = {id(obj): 0}  # containers on the current path
-    stack: list[tuple[Any, Iterator[tuple[Hashable, Any]]]] = [(obj, _children(obj))]
+    stack: list[tuple[Any, Iterator[tuple[Hashable, Any]]]] = [(obj, tree.read(obj))]
     while stack:
         parent, children = stack[-1]
         key, child = next(children, (_END, _END))
@@ -109,7 +119,7 @@ def walk(obj: Any) -> Tree:
                 continue
             depth_of[child_id] = len(stack)
             keys.append(key)
-            stack.append((child, _children(child)))
+            stack.append((child, tree.read(child)))
     return tree
 
 
@@ -131,12 +141,12 @@ def cycles_through(tree: Tree, changed: set[int]) -> list[BackEdge]:
     return [edge for edge in tree.back_edges if edge.target_id in changed]
 
 
-def rebuild(obj: Any, changed: set[int], replace: Callable[[str], Any]) -> Any:
+def rebuild(obj: Any, tree: Tree, changed: set[int], replace: Callable[[str], Any]) -> Any:
     """Copy ``obj`` with each string replaced by ``replace(text)`` (``DROP`` removes it).
 
     Only containers in ``changed`` are copied, each once (shared parts stay shared); every
-    other container is returned as the same object. ``changed`` must hold no cycle (see
-    :func:`cycles_through`).
+    other container is returned as the same object. ``tree`` is the walk of ``obj``, and
+    ``changed`` must hold no cycle (see :func:`cycles_through`).
     """
     if isinstance(obj, str):
         return replace(obj)
@@ -145,7 +155,7 @@ def rebuild(obj: Any, changed: set[int], replace: Callable[[str], Any]) -> Any:
     done: dict[int, Any] = {}
     # (container, its key in the parent, remaining children, new (key, value) pairs)
     stack: list[tuple[Any, Hashable, Iterator[tuple[Hashable, Any]], list[Any]]] = [
-        (obj, None, _children(obj), [])
+        (obj, None, tree.read(obj), [])
     ]
     active = {id(obj)}
     while True:
@@ -169,7 +179,7 @@ def rebuild(obj: Any, changed: set[int], replace: Callable[[str], Any]) -> Any:
                 raise RuntimeError("awsrefs cannot copy a cyclic structure")
             else:
                 active.add(id(child))
-                stack.append((child, key, _children(child), []))
+                stack.append((child, key, tree.read(child), []))
                 continue
         if child is not DROP:
             items.append((key, child))
