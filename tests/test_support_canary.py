@@ -206,6 +206,40 @@ def test_a_leak_through_pytester(
     assert CANARY not in result.stdout.str() + result.stderr.str()
 
 
+def test_debug_logs_fails_on_a_secret_in_a_debug_record(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``debug_logs`` sees DEBUG records, which the captured-log check never gets by default."""
+    pytester.makepyfile(
+        test_one="""
+        import logging
+        from tests.support.canary import CANARY
+
+        def test_leaks_at_debug(debug_logs):
+            logging.getLogger("botocore.parsers").debug("Response body: %r", CANARY.encode())
+
+        def test_quiet_at_debug(debug_logs):
+            logging.getLogger("botocore.parsers").debug("Response body: %r", b"{}")
+            assert "Response body" in debug_logs.text("botocore")
+
+        def test_leak_unseen_without_debug():
+            logging.getLogger("botocore.parsers").debug("Response body: %r", CANARY)
+        """
+    )
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    result = pytester.runpytest_subprocess("-p", "tests.support.canary", timeout=120)
+    # Both checks fire: the captured log (root now at DEBUG) and the fixture's own record check.
+    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.stdout.fnmatch_lines(["*test_leaks_at_debug*", "*a log record at DEBUG contains*"])
+    assert CANARY not in result.stdout.str() + result.stderr.str()
+    # --canary-debug-logs puts every test under the check: the third one now leaks too.
+    result = pytester.runpytest_subprocess(
+        "-p", "tests.support.canary", "--canary-debug-logs", timeout=120
+    )
+    result.assert_outcomes(passed=1, failed=2, errors=2)
+
+
 # --- the registry, in process ---------------------------------------------------------------
 
 

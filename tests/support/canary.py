@@ -15,15 +15,24 @@ as ``"pw-7Hq2-rotation-current"``, never ``"secret"`` or ``"pw"``.
 
 Output the check cannot see: anything printed with ``-s`` (capture off) and live logging
 (``log_cli``), which go straight to the terminal.
+
+Logging below WARNING is off by default, so a leak into a DEBUG record would go unseen. The
+:func:`debug_logs` fixture turns the root logger and botocore's, boto3's and urllib3's loggers
+to DEBUG for one test, records every record any thread emits, and fails the test if one of
+them (message, arguments rendered, exception text) holds a registered secret. Run the whole
+suite that way with ``--canary-debug-logs`` (or ``AWSREFS_CANARY_DEBUG_LOGS=1``).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
+import os
 import threading
 import urllib.parse
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -170,6 +179,87 @@ def pytest_runtest_makereport(
     return report
 
 
+DEBUG_LOGGERS = ("", "botocore", "boto3", "urllib3", "awsrefs")
+"""Loggers :func:`debug_logs` turns to DEBUG (``""`` is the root logger)."""
+
+
+class LogRecords(logging.Handler):
+    """Every log record emitted while installed on the root logger, formatted on arrival."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Format now: a record's arguments may change or go away after the call.
+        # Handler.handle holds self.lock around emit, so threads append one at a time.
+        self.lines.append(self.format(record))
+        self.records.append(record)
+
+    def text(self, logger: str | None = None) -> str:
+        """Every formatted record (with exception text), or only ``logger`` and its children."""
+        if logger is None:
+            return "\n".join(self.lines)
+        prefix = logger + "."
+        return "\n".join(
+            line
+            for record, line in zip(self.records, self.lines, strict=True)
+            if record.name == logger or record.name.startswith(prefix)
+        )
+
+
+@contextlib.contextmanager
+def recording_debug_logs() -> Iterator[LogRecords]:
+    """Turn :data:`DEBUG_LOGGERS` to DEBUG and record every record until the block ends."""
+    handler = LogRecords()
+    loggers = [logging.getLogger(name) for name in DEBUG_LOGGERS]
+    saved = [(logger, logger.level, logger.disabled) for logger in loggers]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.disabled = False
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        for logger, level, disabled in saved:
+            logger.setLevel(level)
+            logger.disabled = disabled
+
+
+@pytest.fixture
+def debug_logs() -> Iterator[LogRecords]:
+    """DEBUG logging on (root, botocore, boto3, urllib3, awsrefs); a secret in a record fails."""
+    with recording_debug_logs() as records:
+        yield records
+    assert_no_secrets(records.text(), "a log record at DEBUG")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--canary-debug-logs``: every test runs with :func:`debug_logs` checks."""
+    parser.addoption(
+        "--canary-debug-logs",
+        action="store_true",
+        default=False,
+        help="run every test with DEBUG logging on and fail on a secret in any log record",
+    )
+
+
+@pytest.fixture(autouse=True)
+def _canary_debug_logs_everywhere(request: pytest.FixtureRequest) -> Iterator[None]:
+    wanted = request.config.getoption("--canary-debug-logs", default=False) or (
+        os.environ.get("AWSREFS_CANARY_DEBUG_LOGS") == "1"
+    )
+    if not wanted or "debug_logs" in request.fixturenames:
+        yield
+        return
+    request.getfixturevalue("debug_logs")
+    yield
+
+
 @pytest.fixture
 def canary() -> str:
     """The always-registered canary secret, for tests that seed it and prove it stays hidden."""
@@ -178,11 +268,15 @@ def canary() -> str:
 
 __all__ = [
     "CANARY",
+    "DEBUG_LOGGERS",
     "MIN_SECRET_LENGTH",
+    "LogRecords",
     "assert_no_secrets",
     "canary",
+    "debug_logs",
     "describe",
     "find_leaks",
+    "recording_debug_logs",
     "redact",
     "register_secret",
     "secret_values",

@@ -14,6 +14,8 @@ from typing import Any, Literal
 from awsrefs._grammar import split_selector
 from awsrefs._stats import Stats
 from awsrefs.backends._base import Fetched, Miss, Outcome
+from awsrefs.backends._logging import awsrefs_call
+from awsrefs.backends._logging import install as install_log_redaction
 from awsrefs.errors import FailureKind
 
 __all__ = ["AwsBackend"]
@@ -118,6 +120,7 @@ class AwsBackend:
     def _make_client(self, service: str, region: str) -> Any:
         from botocore.config import Config
 
+        install_log_redaction()
         config = Config(
             connect_timeout=self._timeouts[0],
             read_timeout=self._timeouts[1],
@@ -165,7 +168,8 @@ class AwsBackend:
         try:
             client = self._client(service, region)
             method = getattr(client, _snake(operation))
-            return method(**kwargs)
+            with awsrefs_call():  # botocore's DEBUG records of this call carry values
+                return method(**kwargs)
         except ClientError as error:
             info = error.response.get("Error", {})
             code, message = info.get("Code", ""), info.get("Message", "")
