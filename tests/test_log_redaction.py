@@ -26,7 +26,7 @@ def resolver(aws):
 
 
 @pytest.fixture
-def settings(aws) -> dict[str, str]:
+def seeded(aws) -> dict[str, str]:
     """Seeded before DEBUG logging starts: the seeding client's requests carry the values."""
     aws.put_parameter("/log/plain", PLAIN_VALUE)
     return seed(aws)
@@ -48,9 +48,9 @@ def seed(aws) -> dict[str, str]:
 
 
 def test_resolve_at_debug_logs_no_value_and_other_clients_still_log_bodies(
-    aws, resolver, settings, debug_logs
+    aws, resolver, seeded, debug_logs
 ):
-    resolved = resolver.resolve(settings)
+    resolved = resolver.resolve(seeded)
     assert resolved["CANARY"] == CANARY
     assert resolved["P11"] == "secure-value-11-a41f9e"
     plain = boto3.client("ssm", endpoint_url=aws.endpoint_url, region_name=aws.region)
@@ -66,19 +66,20 @@ def test_resolve_at_debug_logs_no_value_and_other_clients_still_log_bodies(
     assert "GetParameters" in debug_logs.text("botocore.endpoint")
 
 
-def test_stream_logger_and_failed_refresh_leak_nothing(aws, resolver, settings, capsys):
-    handler_count = len(logging.getLogger("").handlers)
-    boto3.set_stream_logger("")  # "log everything" to stderr, as boto3's docs suggest
+def test_stream_logger_and_failed_refresh_leak_nothing(aws, resolver, seeded, capsys):
     root = logging.getLogger("")
+    handler_count, level = len(root.handlers), root.level
+    boto3.set_stream_logger("")  # "log everything" to stderr, as boto3's docs suggest
     added = root.handlers[handler_count:]
     try:
         with recording_debug_logs() as records:
-            resolver.resolve(settings)
+            resolver.resolve(seeded)
             resolver.refresh("ssm:/log/canary")
             resolver.get("secretsmanager:log/missing-one", default=None)
     finally:
         for handler in added:
             root.removeHandler(handler)
+        root.setLevel(level)
     captured = capsys.readouterr()
     assert "Response body" in captured.err  # the stream logger did run
     assert_no_secrets(captured.err + captured.out, "boto3.set_stream_logger output")

@@ -50,16 +50,26 @@ class RefSyntaxError(RefError, ValueError):
 
 
 class FailureKind(str, enum.Enum):
-    """Why one reference could not be resolved."""
+    """Why one reference could not be resolved.
+
+    Only ``THROTTLED`` and ``NETWORK`` (throttling, connection failures, timeouts, HTTP 5xx)
+    are transient: retried within the resolver's retry budget and, when a value is cached,
+    answered with that value. Every other kind is an answer and is reported at once.
+    ``CREDENTIALS`` means AWS did not accept (or the SDK found no) credentials;
+    ``INVALID`` that AWS rejected the request itself (a ``ValidationException``);
+    ``OTHER`` an error awsrefs does not know, never taken as transient.
+    """
 
     SYNTAX = "bad syntax"
     NOT_FOUND = "not found"
     ACCESS_DENIED = "access denied"
+    CREDENTIALS = "credentials rejected"
     NO_SUCH_KEY = "no such JSON key"
     NOT_JSON = "not JSON"
     THROTTLED = "throttled"
     NETWORK = "network"
     CONFIGURATION = "configuration"
+    INVALID = "invalid request"
     OTHER = "error"
 
 
