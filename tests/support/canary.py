@@ -132,6 +132,90 @@ def assert_no_secrets(text: str, what: str = "text") -> None:
         pytest.fail(f"{what} contains {', '.join(describe(i) for i in leaks)}", pytrace=False)
 
 
+_RENDER_DEPTH = 4
+_RENDER_ITEMS = 200
+
+
+def _render(value: object, depth: int = _RENDER_DEPTH) -> str:
+    """A local as error reporters show it: strings and bytes whole, containers expanded a few
+    levels deep (as Sentry and ``traceback`` with locals do), anything else by its ``repr``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        return repr(raw) + "\n" + raw.decode("utf-8", errors="backslashreplace")
+    if depth > 0 and isinstance(value, dict):
+        items = list(value.items())[:_RENDER_ITEMS]
+        return (
+            "{"
+            + ", ".join(f"{_render(k, depth - 1)}: {_render(v, depth - 1)}" for k, v in items)
+            + "}"
+        )
+    if depth > 0 and isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(_render(v, depth - 1) for v in list(value)[:_RENDER_ITEMS]) + "]"
+    try:
+        return repr(value)
+    except Exception as error:  # a broken repr shows nothing
+        return f"<repr failed: {type(error).__name__}>"
+
+
+def _exceptions(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception chained to it (cause, context, exception groups)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        error = stack.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        for inner in (error.__cause__, error.__context__):
+            if inner is not None:
+                stack.append(inner)
+        group = getattr(error, "exceptions", None)  # an ExceptionGroup (Python 3.11+)
+        if isinstance(group, tuple):
+            stack.extend(e for e in group if isinstance(e, BaseException))
+
+
+def traceback_locals(exc: BaseException) -> list[tuple[str, str, str]]:
+    """Every local of every frame in the tracebacks of ``exc`` and its chained exceptions.
+
+    Returns:
+        ``(function name, local name, rendered value)`` for each local, rendered the way error
+        reporters capture locals (see :func:`_render`).
+    """
+    found: list[tuple[str, str, str]] = []
+    for error in _exceptions(exc):
+        tb = error.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            for name, value in frame.f_locals.items():
+                found.append((frame.f_code.co_name, name, _render(value)))
+            tb = tb.tb_next
+    return found
+
+
+def assert_no_secrets_in_frames(exc: BaseException, what: str = "exception") -> None:
+    """Fail if a frame in the traceback of ``exc`` (or of one chained to it) holds a secret.
+
+    This is what Sentry, ``traceback.TracebackException(capture_locals=True)`` and similar
+    reporters would capture. The failure names the function and the local, never the value.
+
+    Args:
+        exc: The exception as the caller received it.
+        what: A label for the failure message.
+    """
+    hits = []
+    for function, name, text in traceback_locals(exc):
+        leaks = find_leaks(text)
+        if leaks:
+            hits.append(f"{function}(): {name} holds {', '.join(describe(i) for i in leaks)}")
+    if hits:
+        pytest.fail(
+            f"a frame of the {what}'s traceback holds a secret: " + "; ".join(hits), pytrace=False
+        )
+
+
 def _longrepr_text(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     if longrepr is None:
@@ -272,6 +356,7 @@ __all__ = [
     "MIN_SECRET_LENGTH",
     "LogRecords",
     "assert_no_secrets",
+    "assert_no_secrets_in_frames",
     "canary",
     "debug_logs",
     "describe",
@@ -280,4 +365,5 @@ __all__ = [
     "redact",
     "register_secret",
     "secret_values",
+    "traceback_locals",
 ]
