@@ -16,6 +16,7 @@ from awsrefs.backends._logging import awsrefs_call, in_awsrefs_call
 from tests.support.canary import CANARY, assert_no_secrets, recording_debug_logs
 
 PLAIN_VALUE = "plain-client-value-visible-9c1e"  # not a secret: another client's body
+BINARY = b"\x00\x01binary-secret-\xfe\xff-71c2e9"
 
 
 @pytest.fixture
@@ -38,9 +39,11 @@ def seed(aws) -> dict[str, str]:
     aws.put_secret("log/db", {"password": "pw-log-3e8a71c5d2f0", "host": "db.internal"})
     aws.put_secret("log/token", "tok-log-6b20f9e14a77")
     aws.put_secret("log/other", "tok-log-other-58d1c0aa")
+    aws.put_secret("log/binary", BINARY)  # base64 in the body: the canary knows that spelling
     settings = {"CANARY": "ssm:/log/canary", "DB": "secretsmanager:log/db:password"}
     settings["TOKEN"] = "secretsmanager:log/token"
     settings["OTHER"] = "secretsmanager:log/other"
+    settings["BINARY"] = "secretsmanager:log/binary"
     for i in range(12):  # two GetParameters calls, run in the resolver's worker threads
         aws.put_parameter(f"/log/p{i}", f"secure-value-{i}-a41f9e", type="SecureString")
         settings[f"P{i}"] = f"ssm:/log/p{i}"
@@ -53,6 +56,7 @@ def test_resolve_at_debug_logs_no_value_and_other_clients_still_log_bodies(
     resolved = resolver.resolve(seeded)
     assert resolved["CANARY"] == CANARY
     assert resolved["P11"] == "secure-value-11-a41f9e"
+    assert resolved["BINARY"] == BINARY
     plain = boto3.client("ssm", endpoint_url=aws.endpoint_url, region_name=aws.region)
     assert plain.get_parameter(Name="/log/plain")["Parameter"]["Value"] == PLAIN_VALUE
 
@@ -61,7 +65,7 @@ def test_resolve_at_debug_logs_no_value_and_other_clients_still_log_bodies(
     # The plain client's body is logged as botocore logs it...
     assert PLAIN_VALUE in parsers
     # ...and awsrefs' calls still show up, their bodies withheld.
-    # Two GetParameters calls (12 + 1 names) and one BatchGetSecretValue (4 secrets).
+    # Two GetParameters calls (12 + 1 names) and one BatchGetSecretValue (5 secrets).
     assert parsers.count("Response body:\n<withheld by awsrefs>") == 3
     assert "GetParameters" in debug_logs.text("botocore.endpoint")
 

@@ -13,10 +13,12 @@ from tests.support.canary import (
     CANARY,
     MIN_SECRET_LENGTH,
     assert_no_secrets,
+    assert_no_secrets_in_frames,
     find_leaks,
     redact,
     register_secret,
     secret_values,
+    traceback_locals,
 )
 
 pytest_plugins = ["pytester"]
@@ -238,6 +240,61 @@ def test_debug_logs_fails_on_a_secret_in_a_debug_record(
         "-p", "tests.support.canary", "--canary-debug-logs", timeout=120
     )
     result.assert_outcomes(passed=1, failed=2, errors=2)
+
+
+# --- frame locals ----------------------------------------------------------------------------
+
+
+def _raise_holding(value: object) -> BaseException:
+    def inner(held: object) -> None:
+        nested = {"kwargs": [("password", held)]}  # noqa: F841 - a local the check must see
+        raise RuntimeError("no value in the message")
+
+    try:
+        try:
+            raise KeyError("first")
+        except KeyError:
+            inner(value)
+    except RuntimeError as error:
+        return error
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [CANARY, CANARY.encode(), {"nested": [CANARY]}, b"\x00bin-secret-\xff-canary-4f1a"],
+)
+def test_frames_holding_a_secret_fail_the_check(value: object) -> None:
+    if isinstance(value, bytes):
+        register_secret(value)
+    error = _raise_holding(value)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        assert_no_secrets_in_frames(error)
+    message = str(failed.value)
+    assert "inner(): held holds secret #" in message
+    assert "inner(): nested holds secret #" in message
+    assert CANARY not in message
+
+
+def test_frames_check_follows_chained_exceptions() -> None:
+    try:
+        try:
+            secret = CANARY  # noqa: F841 - held in the frame of the context
+            raise ValueError("context")
+        except ValueError:
+            raise RuntimeError("outer") from None
+    except RuntimeError as error:
+        caught = error
+    # "from None" hides the context from tracebacks, not from reporters that walk it.
+    assert caught.__context__ is not None
+    names = {name for _, name, _ in traceback_locals(caught.__context__)}
+    assert "secret" in names
+    with pytest.raises(pytest.fail.Exception):
+        assert_no_secrets_in_frames(caught)
+
+
+def test_frames_without_secrets_pass() -> None:
+    assert_no_secrets_in_frames(_raise_holding("nothing-secret-here"))
 
 
 # --- the registry, in process ---------------------------------------------------------------
