@@ -252,6 +252,23 @@ def test_classification(code, message, status, kind):
     assert miss.transient is (kind in (FailureKind.THROTTLED, FailureKind.NETWORK))
 
 
+def test_denials_name_what_aws_refused_and_kms_only_when_kms_refused():
+    def reason(code: str, message: str) -> str:
+        return classify_error(
+            code, message, 400, action="ssm:GetParameters", what="it", where="ssm", region="r"
+        ).reason
+
+    param = "arn:aws:ssm:us-east-1:123456789012:parameter/app/kms/key"
+    plain = f"User: u is not authorized to perform: ssm:GetParameters on resource: {param}"
+    assert reason("AccessDeniedException", plain).startswith(
+        f"the caller needs ssm:GetParameters on {param};"
+    )
+    assert "needs kms:Decrypt on the KMS key" in reason(
+        "AccessDeniedException", "Access to KMS is not allowed"
+    )
+    assert "needs kms:Decrypt on the KMS key" in reason("DecryptionFailure", "")
+
+
 def test_agent_uses_the_same_classification():
     def body(code: str, message: str = "") -> bytes:
         return json.dumps({"__type": code, "message": message}).encode()

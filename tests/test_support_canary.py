@@ -225,21 +225,25 @@ def test_debug_logs_fails_on_a_secret_in_a_debug_record(
             assert "Response body" in debug_logs.text("botocore")
 
         def test_leak_unseen_without_debug():
-            logging.getLogger("botocore.parsers").debug("Response body: %r", CANARY)
+            logging.getLogger("app.db").debug("connecting with %s", CANARY)
+
+        def test_foreign_aws_client_ignored_suite_wide():
+            # Outside an awsrefs call: the test's own (seeding) client, dropped suite-wide.
+            logging.getLogger("botocore.endpoint").debug("request body %r", CANARY)
         """
     )
     monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
     monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
     result = pytester.runpytest_subprocess("-p", "tests.support.canary", timeout=120)
     # Both checks fire: the captured log (root now at DEBUG) and the fixture's own record check.
-    result.assert_outcomes(passed=2, failed=1, errors=1)
+    result.assert_outcomes(passed=3, failed=1, errors=1)
     result.stdout.fnmatch_lines(["*test_leaks_at_debug*", "*a log record at DEBUG contains*"])
     assert CANARY not in result.stdout.str() + result.stderr.str()
     # --canary-debug-logs puts every test under the check: the third one now leaks too.
     result = pytester.runpytest_subprocess(
         "-p", "tests.support.canary", "--canary-debug-logs", timeout=120
     )
-    result.assert_outcomes(passed=1, failed=2, errors=2)
+    result.assert_outcomes(passed=2, failed=2, errors=2)
 
 
 # --- frame locals ----------------------------------------------------------------------------

@@ -20,7 +20,9 @@ Logging below WARNING is off by default, so a leak into a DEBUG record would go 
 :func:`debug_logs` fixture turns the root logger and botocore's, boto3's and urllib3's loggers
 to DEBUG for one test, records every record any thread emits, and fails the test if one of
 them (message, arguments rendered, exception text) holds a registered secret. Run the whole
-suite that way with ``--canary-debug-logs`` (or ``AWSREFS_CANARY_DEBUG_LOGS=1``).
+suite that way with ``--canary-debug-logs`` (or ``AWSREFS_CANARY_DEBUG_LOGS=1``); there,
+botocore's records of calls awsrefs did not make (the tests' own seeding clients, which send
+the secrets they seed) are dropped, everything else is checked.
 """
 
 from __future__ import annotations
@@ -332,6 +334,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+class _OnlyAwsrefsCalls(logging.Filter):
+    """Drops botocore's records of calls awsrefs did not make (the tests' seeding clients).
+
+    Seeding a secret sends it in a request that botocore logs at DEBUG; that is the test's
+    own client, not awsrefs, and would fail every test that seeds under the suite-wide check.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from awsrefs.backends._logging import in_awsrefs_call
+
+        return in_awsrefs_call()
+
+
 @pytest.fixture(autouse=True)
 def _canary_debug_logs_everywhere(request: pytest.FixtureRequest) -> Iterator[None]:
     wanted = request.config.getoption("--canary-debug-logs", default=False) or (
@@ -340,8 +355,18 @@ def _canary_debug_logs_everywhere(request: pytest.FixtureRequest) -> Iterator[No
     if not wanted or "debug_logs" in request.fixturenames:
         yield
         return
-    request.getfixturevalue("debug_logs")
-    yield
+    from awsrefs.backends._logging import GUARDED_LOGGERS
+
+    only_awsrefs = _OnlyAwsrefsCalls()
+    loggers = [logging.getLogger(name) for name in (*GUARDED_LOGGERS, "botocore.auth")]
+    for logger in loggers:
+        logger.addFilter(only_awsrefs)
+    try:
+        request.getfixturevalue("debug_logs")
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(only_awsrefs)
 
 
 @pytest.fixture

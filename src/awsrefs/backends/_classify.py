@@ -80,6 +80,7 @@ INVALID_CODES = frozenset(
 # "marked for deletion" (AWS), "currently marked deleted" (moto), "scheduled for deletion".
 _DELETED = re.compile(r"\b(marked|scheduled)\b[^.]*\bdelet(ed|ion)\b", re.IGNORECASE)
 _AUTHORIZATION = re.compile(r"not authorized to perform:? (\S+?) on resource:? (arn:[^\s,;]+)")
+_ARN = re.compile(r"arn:[^\s,;]+")
 _KMS_HINT = re.compile(r"\bkms\b|ciphertext|customer master key", re.IGNORECASE)
 _QUOTE_MAX = 200
 
@@ -170,13 +171,15 @@ def _denied(code: str, message: str, action: str, what: str) -> Miss:
     # DecryptionFailure, KMSAccessDeniedException, SSM's "The ciphertext refers to a customer
     # master key that does not exist ... or you are not allowed to access", Secrets
     # Manager's "Access to KMS is not allowed".
-    if code in ("DecryptionFailure", "KMSAccessDeniedException") or _KMS_HINT.search(message):
+    words = _ARN.sub("", message)  # a parameter named /app/kms/key is not about KMS
+    if code in ("DecryptionFailure", "KMSAccessDeniedException") or _KMS_HINT.search(words):
         return Miss(
             FailureKind.ACCESS_DENIED,
             f"the caller needs kms:Decrypt on the KMS key that encrypts {what} ({code})",
         )
     on = f" on {resource}" if resource else ""
-    return Miss(FailureKind.ACCESS_DENIED, f"the caller needs {action}{on}{KMS_NOTE}")
+    needed = denied_action or action  # AWS's own word for what it refused, when it says
+    return Miss(FailureKind.ACCESS_DENIED, f"the caller needs {needed}{on}{KMS_NOTE}")
 
 
 def _quote(code: str, message: str) -> str:
