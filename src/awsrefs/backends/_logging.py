@@ -133,7 +133,15 @@ def install() -> None:
     with _install_lock:
         if _installed:
             return
-        for name in GUARDED_LOGGERS:
+        # The named ones, and every other botocore/urllib3 logger that exists by now (botocore
+        # is imported before the first client is made): a body logged from a new place in a
+        # later botocore release still passes the per-argument rule.
+        known = [
+            name
+            for name in list(logging.Logger.manager.loggerDict)
+            if name.startswith(("botocore.", "urllib3.", "boto3."))
+        ]
+        for name in (*GUARDED_LOGGERS, *known):
             logger = logging.getLogger(name)
             if _filter not in logger.filters:
                 logger.addFilter(_filter)
