@@ -245,3 +245,21 @@ def test_agent_not_running_is_a_network_failure_in_bounded_time():
     assert time.monotonic() - started < 5
     assert {f.kind for f in caught.value.failures} == {FailureKind.NETWORK}
     assert f"could not reach the local agent at 127.0.0.1:{port}" in str(caught.value)
+
+
+def test_secret_scheduled_for_deletion_is_not_found_through_the_agent(aws, agent, resolver):
+    # Same classification as the AWS backend: moto's "marked deleted" InvalidRequestException
+    # passed on by the agent is "not found", so optional: drops and nothing is served stale.
+    aws.put_secret("app/old", {"password": "pw-old-3b9f0e2a71"})
+    aws.put_secret("app/live", "tok-live-agent-6d2e")
+    aws.client("secretsmanager").delete_secret(SecretId="app/old", RecoveryWindowInDays=7)
+    settings = {
+        "OLD": "optional:secretsmanager:app/old:password",
+        "LIVE": "secretsmanager:app/live",
+    }
+    assert resolver.resolve(settings) == {"LIVE": "tok-live-agent-6d2e"}
+    with pytest.raises(ResolutionError) as caught:
+        resolver.get("secretsmanager:app/old:password")
+    (failure,) = caught.value.failures
+    assert failure.kind is FailureKind.NOT_FOUND
+    assert "scheduled for deletion" in failure.reason

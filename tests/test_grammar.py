@@ -74,7 +74,7 @@ def test_arn_region_and_account_are_exposed():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "hello", "postgres://u:p@h/db", "optional:yes", "SSM:/upper", " ssm:/lead", "${HOME}/x"],
+    ["", "hello", "postgres://u:p@h/db", "optional:yes", "SSM:/upper", " ssmx", "${HOME}/x"],
 )
 def test_plain_text_is_not_a_reference(text):
     assert parse(text) is None
@@ -142,19 +142,48 @@ def test_malformed_references_raise_with_position(text, position, expected_words
 
 
 def test_template_errors_show_only_the_reference_not_the_surrounding_text():
-    text = "postgres://app:hunter2-literal-password@db/${ssm:/a b}"
+    text = "postgres://app:hunter2-literal-password@db/${ssm:/a b}?sslmode=require"
     with pytest.raises(RefSyntaxError) as caught:
         parse(text)
-    message = str(caught.value)
+    error = caught.value
+    message = str(error)
     assert "hunter2" not in message
-    assert "'${ssm:/a b}'" in message
-    assert caught.value.position == text.index(" b}")
+    assert "sslmode" not in message
+    assert error.text == "${ssm:/a ..."
+    # The position in the message counts from the start of the part shown...
+    assert "'${ssm:/a ...' at position 8:" in message
+    assert error.text[8] == " "
+    # ...while the attributes still locate it in the whole value.
+    assert error.position == text.index(" b}")
+    assert error.offset == text.index("${")
 
 
-def test_unclosed_template_reference():
+def test_the_text_after_the_error_is_never_shown():
+    with pytest.raises(RefSyntaxError) as caught:
+        parse("ssm:/db?password=hunter2-after-error")
+    assert caught.value.text == "ssm:/db?..."
+    assert "hunter2" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "x ${ssm:/a?pw=hunter2-unclosed",
+        "https://u@h/${secretsmanager:db:password?pw=hunter2-unclosed",
+        "${optional:ssm:/a pw=hunter2-unclosed",
+        '{"url": "${ssm:/a", "pw": "hunter2-unclosed"',
+    ],
+)
+def test_unclosed_template_reference_shows_only_its_opening(text):
     with pytest.raises(RefSyntaxError, match="'}' closing the reference") as caught:
-        parse("x ${ssm:/a")
-    assert caught.value.position == len("x ${ssm:/a")
+        parse(text)
+    error = caught.value
+    assert "hunter2" not in str(error)
+    assert "hunter2" not in error.text
+    assert error.text.startswith("${")
+    assert error.text.endswith("...")
+    assert len(error.text) <= len("${secretsmanager:...")
+    assert error.position == len(text)
 
 
 def test_optional_in_template_must_wrap_a_reference():
@@ -168,6 +197,62 @@ def test_name_length_limits():
         parse("ssm:/" + "a" * 2048)
     with pytest.raises(RefSyntaxError, match="at most 512"):
         parse("secretsmanager:" + "s" * 513)
+
+
+@pytest.mark.parametrize(
+    ("text", "position"),
+    [
+        ("ssm:/" + "a" * 1_000_000 + "%", 4 + 2048),  # too long: where the limit is passed
+        ("ssm:/" + "a" * 1500 + "%", 5 + 1500),  # a bad character far in
+        ("secretsmanager:" + "s" * 1_000_000, 15 + 512),
+        ("secretsmanager:s:" + "k" * 1_000_000 + " ", 17 + 1_000_000),
+        ("x ${ssm:/" + "a" * 1500 + " }", 9 + 1500),
+    ],
+)
+def test_messages_are_capped_in_length_and_keep_the_position(text, position):
+    with pytest.raises(RefSyntaxError) as caught:
+        parse(text)
+    error = caught.value
+    assert error.position == position
+    assert len(error.text) <= 200
+    assert len(str(error)) <= 400
+    assert "..." in error.text
+    assert f"at position {position - error.offset}:" in str(error)
+
+
+@pytest.mark.parametrize("value", [None, 5, 3.5, b"ssm:/a", bytearray(b"x"), ["ssm:/a"]])
+def test_non_string_input_is_a_clear_type_error(value):
+    with pytest.raises(TypeError, match=f"takes a str, not {type(value).__name__}") as caught:
+        parse(value)
+    assert "ssm:/a" not in str(caught.value)  # never the value: bytes may be a secret
+
+
+@pytest.mark.parametrize(
+    ("text", "position", "expected_words"),
+    [
+        (" ssm:/a", 0, "without white space before it"),
+        ("\tsecretsmanager:db:password", 0, "without white space before it"),
+        ("  optional:ssm:/a", 0, "without white space before it"),
+        ("ssm:/a ", 6, "no white space after it"),
+        ("secretsmanager:db:password\n", 26, "no white space after it"),
+        ("optional: ssm:/a", 9, "right after 'optional:'"),
+        ("optional:optional:ssm:/a", 9, "written once"),
+        ("optional:optional:optional:secretsmanager:x", 9, "written once"),
+        ("a ${ ssm:/a} b", 4, "right after '${'"),
+    ],
+)
+def test_white_space_and_doubled_optional_are_errors_not_plain_text(text, position, expected_words):
+    with pytest.raises(RefSyntaxError) as caught:
+        parse(text)
+    assert caught.value.position == position
+    assert expected_words in str(caught.value)
+
+
+def test_literal_escape_keeps_leading_white_space():
+    parsed = parse("literal: ssm:/a")
+    assert isinstance(parsed, Template)
+    assert parsed.render({}) == " ssm:/a"
+    assert parse(str(parsed)) == parsed
 
 
 # -- properties ------------------------------------------------------------------------------
@@ -269,3 +354,8 @@ def test_reference_prefixes_with_any_tail_parse_or_raise_cleanly(prefix, tail):
         parse(prefix + tail)
     except RefSyntaxError as error:
         assert error.position <= len(prefix + tail)  # noqa: PT017
+        # Never more than the reference up to the offending character (capped).
+        shown = error.text.removesuffix("...")
+        assert len(error.text) <= 200  # noqa: PT017
+        if "..." not in shown:
+            assert (prefix + tail)[error.offset :].startswith(shown)  # noqa: PT017

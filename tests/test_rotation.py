@@ -23,7 +23,7 @@ from awsrefs.rotation import (
     is_auth_failure,
     redact_exception,
 )
-from tests.support.canary import assert_no_secrets
+from tests.support.canary import assert_no_secrets, assert_no_secrets_in_frames, traceback_locals
 from tests.support.databases import unique_name
 
 PW1 = "pw-rot-core-1-Zq8v"
@@ -459,3 +459,88 @@ def test_redact_exception_handles_escaped_forms(canary):
     exc = RuntimeError(f"dsn=postgresql://u:{canary}%21@h", repr(canary + "'"))
     redact_exception(exc, [canary])
     assert_no_secrets(repr(exc.args), "args")
+
+
+# -- no password in the frames of a raised driver error ----------------------------------------
+
+
+def _connect_error(rotating: RotatingCredentials, fn) -> BaseException:
+    """The error ``connect`` raises, caught in a frame that holds no secret itself."""
+    try:
+        rotating.connect(fn)
+    except Exception as exc:
+        return exc
+    raise AssertionError("connect() did not raise")
+
+
+def _aconnect_error(rotating: RotatingCredentials, fn) -> BaseException:
+    async def attempt() -> BaseException:
+        try:
+            await rotating.aconnect(fn)
+        except Exception as exc:
+            return exc
+        raise AssertionError("aconnect() did not raise")
+
+    return asyncio.run(attempt())
+
+
+@pytest.fixture
+def canary_pg_secret(aws, postgres_server, canary):
+    """A secret whose password is the canary, for a user whose real password differs."""
+    user = unique_name("frames")
+    postgres_server.create_user(user, WRONG + "-real")
+    name = f"rot/{user}"
+    aws.put_secret(name, secret_json(postgres_server, user, canary))
+    return name
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("driver", ["psycopg", "psycopg2"])
+def test_no_frame_of_a_rejected_password_error_holds_the_password(
+    resolver, postgres_server, canary_pg_secret, driver
+):
+    def connect(creds: Credentials):
+        kw = {"host": creds.host, "port": creds.port, "user": creds.username}
+        module = psycopg if driver == "psycopg" else psycopg2
+        return module.connect(dbname=creds.dbname, password=creds.password, connect_timeout=5, **kw)
+
+    rotating = RotatingCredentials(canary_pg_secret, resolver=resolver)
+    error = _connect_error(rotating, connect)
+    assert is_auth_failure(error)
+    assert_no_secrets(str(error), "error")
+    assert_no_secrets_in_frames(error, "rejected password error")
+    # The traceback still says where it failed.
+    functions = [name for name, _, _ in traceback_locals(error)]
+    assert "connect" in functions
+
+
+@pytest.mark.postgres
+def test_no_frame_of_a_failed_async_connect_holds_the_password(resolver, canary_pg_secret):
+    rotating = RotatingCredentials(canary_pg_secret, resolver=resolver)
+    error = _aconnect_error(rotating, pg_aconnect)
+    assert is_auth_failure(error)
+    assert_no_secrets_in_frames(error, "asyncpg error")
+
+
+@pytest.mark.postgres
+def test_no_frame_of_a_non_auth_error_holds_the_password(resolver, canary_pg_secret):
+    port = closed_port()
+    rotating = RotatingCredentials(canary_pg_secret, resolver=resolver)
+    error = _connect_error(rotating, lambda creds: pg_connect(creds, port=port))
+    assert not is_auth_failure(error)
+    assert_no_secrets_in_frames(error, "connection refused error")
+
+
+def test_frames_are_scrubbed_through_chained_errors_too(canary):
+    def leaky(c):
+        dsn = f"postgresql://app:{c.password}@db"
+        try:
+            raise ValueError("inner")
+        except ValueError as inner:
+            raise pymysql.err.OperationalError(1045, f"denied for {dsn}") from inner
+
+    backend = StaticBackend({"secretsmanager:app/db": {"username": "app", "password": canary}})
+    rotating = RotatingCredentials("app/db", resolver=awsrefs.Resolver(backend=backend))
+    error = _connect_error(rotating, leaky)
+    assert error.args[0] == 1045
+    assert_no_secrets_in_frames(error, "chained driver error")

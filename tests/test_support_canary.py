@@ -13,10 +13,12 @@ from tests.support.canary import (
     CANARY,
     MIN_SECRET_LENGTH,
     assert_no_secrets,
+    assert_no_secrets_in_frames,
     find_leaks,
     redact,
     register_secret,
     secret_values,
+    traceback_locals,
 )
 
 pytest_plugins = ["pytester"]
@@ -204,6 +206,99 @@ def test_a_leak_through_pytester(
     result.assert_outcomes(failed=1)
     result.stdout.fnmatch_lines(["*registered secret leaked*secret #0*captured stdout call*"])
     assert CANARY not in result.stdout.str() + result.stderr.str()
+
+
+def test_debug_logs_fails_on_a_secret_in_a_debug_record(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``debug_logs`` sees DEBUG records, which the captured-log check never gets by default."""
+    pytester.makepyfile(
+        test_one="""
+        import logging
+        from tests.support.canary import CANARY
+
+        def test_leaks_at_debug(debug_logs):
+            logging.getLogger("botocore.parsers").debug("Response body: %r", CANARY.encode())
+
+        def test_quiet_at_debug(debug_logs):
+            logging.getLogger("botocore.parsers").debug("Response body: %r", b"{}")
+            assert "Response body" in debug_logs.text("botocore")
+
+        def test_leak_unseen_without_debug():
+            logging.getLogger("app.db").debug("connecting with %s", CANARY)
+
+        def test_foreign_aws_client_ignored_suite_wide():
+            # Outside an awsrefs call: the test's own (seeding) client, dropped suite-wide.
+            logging.getLogger("botocore.endpoint").debug("request body %r", CANARY)
+        """
+    )
+    monkeypatch.setenv("PYTHONPATH", str(REPO_ROOT))
+    monkeypatch.delenv("PYTEST_ADDOPTS", raising=False)
+    result = pytester.runpytest_subprocess("-p", "tests.support.canary", timeout=120)
+    # Both checks fire: the captured log (root now at DEBUG) and the fixture's own record check.
+    result.assert_outcomes(passed=3, failed=1, errors=1)
+    result.stdout.fnmatch_lines(["*test_leaks_at_debug*", "*a log record at DEBUG contains*"])
+    assert CANARY not in result.stdout.str() + result.stderr.str()
+    # --canary-debug-logs puts every test under the check: the third one now leaks too.
+    result = pytester.runpytest_subprocess(
+        "-p", "tests.support.canary", "--canary-debug-logs", timeout=120
+    )
+    result.assert_outcomes(passed=2, failed=2, errors=2)
+
+
+# --- frame locals ----------------------------------------------------------------------------
+
+
+def _raise_holding(value: object) -> BaseException:
+    def inner(held: object) -> None:
+        nested = {"kwargs": [("password", held)]}  # noqa: F841 - a local the check must see
+        raise RuntimeError("no value in the message")
+
+    try:
+        try:
+            raise KeyError("first")
+        except KeyError:
+            inner(value)
+    except RuntimeError as error:
+        return error
+    raise AssertionError("unreachable")
+
+
+@pytest.mark.parametrize(
+    "value",
+    [CANARY, CANARY.encode(), {"nested": [CANARY]}, b"\x00bin-secret-\xff-canary-4f1a"],
+)
+def test_frames_holding_a_secret_fail_the_check(value: object) -> None:
+    if isinstance(value, bytes):
+        register_secret(value)
+    error = _raise_holding(value)
+    with pytest.raises(pytest.fail.Exception) as failed:
+        assert_no_secrets_in_frames(error)
+    message = str(failed.value)
+    assert "inner(): held holds secret #" in message
+    assert "inner(): nested holds secret #" in message
+    assert CANARY not in message
+
+
+def test_frames_check_follows_chained_exceptions() -> None:
+    try:
+        try:
+            secret = CANARY  # noqa: F841 - held in the frame of the context
+            raise ValueError("context")
+        except ValueError:
+            raise RuntimeError("outer") from None
+    except RuntimeError as error:
+        caught = error
+    # "from None" hides the context from tracebacks, not from reporters that walk it.
+    assert caught.__context__ is not None
+    names = {name for _, name, _ in traceback_locals(caught.__context__)}
+    assert "secret" in names
+    with pytest.raises(pytest.fail.Exception):
+        assert_no_secrets_in_frames(caught)
+
+
+def test_frames_without_secrets_pass() -> None:
+    assert_no_secrets_in_frames(_raise_holding("nothing-secret-here"))
 
 
 # --- the registry, in process ---------------------------------------------------------------

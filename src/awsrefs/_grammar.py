@@ -148,7 +148,7 @@ class Template:
     def __str__(self) -> str:
         if len(self.parts) == 1 and isinstance(self.parts[0], str):
             literal = self.parts[0]
-            if literal.startswith(_ESCAPABLE):
+            if _is_escapable(literal):
                 return LITERAL_PREFIX + literal
         out = []
         for part in self.parts:
@@ -207,8 +207,12 @@ def parse(text: str) -> SSMRef | SecretRef | Template | None:
         RefSyntaxError: The value starts like a reference but is malformed; the error says
             where and what was expected.
     """
-    if text.startswith(LITERAL_PREFIX) and text.startswith(_ESCAPABLE, len(LITERAL_PREFIX)):
+    if not isinstance(text, str):
+        # Never the value itself: bytes may well be a secret.
+        raise TypeError(f"awsrefs.parse() takes a str, not {type(text).__name__}")
+    if text.startswith(LITERAL_PREFIX) and _is_escapable(text[len(LITERAL_PREFIX) :]):
         return Template((text[len(LITERAL_PREFIX) :],))
+    _check_spacing(text)
     if text.startswith(_REF_PREFIXES):
         return _parse_ref(text, 0, len(text), optional=False, whole=text, offset=0)
     if text.startswith(OPTIONAL_PREFIX) and text.startswith(_REF_PREFIXES, len(OPTIONAL_PREFIX)):
@@ -216,6 +220,50 @@ def parse(text: str) -> SSMRef | SecretRef | Template | None:
     if "${" in text:
         return _parse_template(text)
     return None
+
+
+def _is_escapable(rest: str) -> bool:
+    """True when ``literal:`` + ``rest`` is the escape (white space before a prefix too)."""
+    return rest.lstrip().startswith(_ESCAPABLE)
+
+
+def _starts_like_ref(text: str, at: int = 0) -> bool:
+    if text.startswith(_REF_PREFIXES, at):
+        return True
+    if not text.startswith(OPTIONAL_PREFIX, at):
+        return False
+    rest = text[at + len(OPTIONAL_PREFIX) :].lstrip()
+    return rest.startswith(_REF_PREFIXES) or rest.startswith(OPTIONAL_PREFIX)
+
+
+def _check_spacing(text: str) -> None:
+    """A reference with white space around it, or ``optional:`` twice, is an error.
+
+    Silently taking ``" ssm:/a"`` as plain text would hand the reference text to the app
+    as its value; stripping it would hide a typo. So both are errors with the position.
+    """
+    start = len(text) - len(text.lstrip())
+    if not _starts_like_ref(text, start):
+        return
+    if start:
+        raise RefSyntaxError(
+            text,
+            0,
+            "the reference at the very start of the value, without white space before it "
+            "(write literal: before a value that must start this way)",
+        )
+    body = len(OPTIONAL_PREFIX) if text.startswith(OPTIONAL_PREFIX) else 0
+    if body:
+        rest = text[body:]
+        if rest[:1].isspace():
+            raise RefSyntaxError(text, body, "'ssm:' or 'secretsmanager:' right after 'optional:'")
+        if rest.startswith(OPTIONAL_PREFIX):
+            raise RefSyntaxError(
+                text, body, "'ssm:' or 'secretsmanager:' after 'optional:' (written once)"
+            )
+    end = len(text.rstrip())
+    if end < len(text):
+        raise RefSyntaxError(text, end, "the end of the reference (no white space after it)")
 
 
 def _parse_template(text: str) -> Template | None:
@@ -232,8 +280,10 @@ def _parse_template(text: str) -> Template | None:
         elif text.startswith(_TEMPLATE_OPENERS, i):
             end = text.find("}", i + 2)
             if end < 0:
-                fragment = text[i:]
-                raise RefSyntaxError(fragment, n, "'}' closing the reference", offset=i)
+                opener = next(o for o in _TEMPLATE_OPENERS if text.startswith(o, i))
+                raise RefSyntaxError(
+                    opener, n, "'}' closing the reference", offset=i, unclosed=True
+                )
             start = i + 2
             optional = text.startswith(OPTIONAL_PREFIX, start)
             if optional:
@@ -249,6 +299,18 @@ def _parse_template(text: str) -> Template | None:
             parts.append(ref)
             changed = True
             i = end + 1
+        elif text.startswith("${", i) and text[i + 2 : i + 3].isspace():
+            start = i + 2 + len(text[i + 2 :]) - len(text[i + 2 :].lstrip())
+            if _starts_like_ref(text, start):
+                # "${ ssm:/a}" would otherwise stay as written, like "${HOME}".
+                raise RefSyntaxError(
+                    text[i:start] + text[start : start + 4],
+                    i + 2,
+                    "the reference right after '${', without white space",
+                    offset=i,
+                )
+            literal.append(text[i])
+            i += 1
         else:
             literal.append(text[i])
             i += 1
@@ -342,7 +404,8 @@ def _parse_ssm(s: _Scanner, optional: bool) -> SSMRef:
     if s.i == name_body_start:
         raise s.fail("a parameter name (letters, digits and _.-/)")
     if s.i - name_body_start > _SSM_NAME_MAX:
-        raise s.fail(f"a parameter name of at most {_SSM_NAME_MAX} characters", name_body_start)
+        at = name_body_start + _SSM_NAME_MAX  # the first character too many
+        raise s.fail(f"the end of the name (at most {_SSM_NAME_MAX} characters)", at)
     name = s.text[name_start : s.i]
     selector = None
     if not s.at_end():
@@ -370,7 +433,8 @@ def _parse_secret(s: _Scanner, optional: bool) -> SecretRef:
     if s.i == name_start:
         raise s.fail("a secret name (letters, digits and /_+=.@-)")
     if s.i - name_start > _SECRET_NAME_MAX:
-        raise s.fail(f"a secret name of at most {_SECRET_NAME_MAX} characters", name_start)
+        at = name_start + _SECRET_NAME_MAX  # the first character too many
+        raise s.fail(f"the end of the name (at most {_SECRET_NAME_MAX} characters)", at)
     secret_id = s.text[id_start : s.i]
     fields: list[str] = []
     checks = (

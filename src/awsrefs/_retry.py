@@ -17,15 +17,14 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from awsrefs.backends._base import Miss, Outcome
-from awsrefs.errors import FailureKind
+from awsrefs.backends._base import TRANSIENT, Miss, Outcome
 
 __all__ = ["RETRYABLE", "backoff_delay", "retry_transient"]
 
 K = TypeVar("K")
 
 #: Kinds worth calling again: the store was busy or unreachable, not "no" for an answer.
-RETRYABLE = frozenset({FailureKind.THROTTLED, FailureKind.NETWORK})
+RETRYABLE = TRANSIENT
 BASE_DELAY = 0.25
 MAX_DELAY = 2.0
 

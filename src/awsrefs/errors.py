@@ -23,44 +23,87 @@ class RefError(Exception):
     """Base class of every error raised by awsrefs."""
 
 
+# How much of a malformed reference an error shows at most (a 1 MB name gives a short error).
+_SHOWN_MAX = 200
+_SHOWN_HEAD = 120
+_SHOWN_TAIL = 60
+_CUT = "..."
+
+
 class RefSyntaxError(RefError, ValueError):
     """A string that starts like a reference but is malformed.
 
+    The error shows the reference only up to the offending character, never what follows it
+    (a value such as ``ssm:/db?password=...`` or an unclosed ``${`` would otherwise repeat
+    the text after it), and for a template only the ``${...}`` part, never the text around
+    it. At most about 200 characters are shown; ``...`` marks what was left out.
+
     Attributes:
-        text: The reference text (for templates, only the offending ``${...}`` part, so that
-            literal text around it, which may hold a password, is never repeated).
-        position: 0-based index into the original string where the problem is.
+        text: The part shown, as described above (also used as the reference in failures).
+        position: 0-based index into the original value where the problem is.
+        offset: Where the reference starts in the original value (0 unless in a template);
+            the message counts its position from there, so it points into the part shown.
         expected: What the parser expected at that position.
     """
 
-    def __init__(self, text: str, position: int, expected: str, *, offset: int = 0) -> None:
-        self.text = text
+    def __init__(
+        self, text: str, position: int, expected: str, *, offset: int = 0, unclosed: bool = False
+    ) -> None:
+        local = position - offset
         self.position = position
+        self.offset = offset
         self.expected = expected
-        self._offset = offset
+        self._local = local
+        self._found = repr(text[local]) if 0 <= local < len(text) else "end of text"
+        self._unclosed = unclosed
+        self.text = _shown(text, local, unclosed)
         super().__init__(self._message())
 
     def _message(self) -> str:
-        local = self.position - self._offset
-        found = repr(self.text[local]) if 0 <= local < len(self.text) else "end of text"
+        if self._unclosed:
+            return (
+                f"invalid reference {self.text!r}: expected {self.expected}, found the end "
+                "of the value (the text after the opening is not shown)"
+            )
         return (
-            f"invalid reference {self.text!r} at position {self.position}: "
-            f"expected {self.expected}, found {found}"
+            f"invalid reference {self.text!r} at position {self._local}: "
+            f"expected {self.expected}, found {self._found}"
         )
 
 
+def _shown(fragment: str, local: int, unclosed: bool) -> str:
+    """The fragment up to and including the offending character, capped in length."""
+    end = len(fragment) if unclosed else min(max(local, 0) + 1, len(fragment))
+    shown = fragment[:end]
+    if len(shown) > _SHOWN_MAX:
+        shown = fragment[:_SHOWN_HEAD] + _CUT + fragment[end - _SHOWN_TAIL : end]
+    if end < len(fragment) or unclosed:
+        shown += _CUT
+    return shown
+
+
 class FailureKind(str, enum.Enum):
-    """Why one reference could not be resolved."""
+    """Why one reference could not be resolved.
+
+    Only ``THROTTLED`` and ``NETWORK`` (throttling, connection failures, timeouts, HTTP 5xx)
+    are transient: retried within the resolver's retry budget and, when a value is cached,
+    answered with that value. Every other kind is an answer and is reported at once.
+    ``CREDENTIALS`` means AWS did not accept (or the SDK found no) credentials;
+    ``INVALID`` that AWS rejected the request itself (a ``ValidationException``);
+    ``OTHER`` an error awsrefs does not know, never taken as transient.
+    """
 
     SYNTAX = "bad syntax"
     NOT_FOUND = "not found"
     ACCESS_DENIED = "access denied"
+    CREDENTIALS = "credentials rejected"
     NO_SUCH_KEY = "no such JSON key"
     NOT_JSON = "not JSON"
     NOT_TEXT = "not text"
     THROTTLED = "throttled"
     NETWORK = "network"
     CONFIGURATION = "configuration"
+    INVALID = "invalid request"
     OTHER = "error"
 
 

@@ -36,6 +36,7 @@ import os
 import random
 import threading
 import time
+import traceback
 import types
 import urllib.parse
 import weakref
@@ -191,6 +192,26 @@ def redact_exception(exc: BaseException, secrets: Iterable[str]) -> BaseExceptio
         notes = getattr(error, "__notes__", None)
         if isinstance(notes, list):
             notes[:] = [clean(note) for note in notes]
+    return exc
+
+
+def _scrubbed(
+    exc: BaseException, tried: list[str], plan: Generator[Any, Any, None]
+) -> BaseException:
+    """Make the driver error safe to raise: no password in its messages or its frames.
+
+    Error reporters (Sentry, ``traceback`` with locals) capture the locals of every frame in
+    a traceback. The frames below ``connect`` (the caller's ``fn``, the driver's own) have
+    finished and held the password (arguments, a DSN); their locals are cleared, which keeps
+    file and line for the traceback. ``connect``'s own locals that held passwords are
+    emptied: the list of passwords tried, and the rule's generator (closed).
+    """
+    redact_exception(exc, tried)
+    for error in _chain(exc):
+        # Frames still running (connect's own) raise RuntimeError and are skipped.
+        traceback.clear_frames(error.__traceback__)
+    tried.clear()
+    plan.close()
     return exc
 
 
@@ -485,7 +506,8 @@ class RotatingCredentials:
                     result = fn(step)
                 except Exception as exc:
                     if not is_auth_failure(exc):
-                        redact_exception(exc, tried)
+                        step = None
+                        _scrubbed(exc, tried, plan)
                         raise
                     first = first or exc
                     step = _advance(plan, False)
@@ -498,7 +520,7 @@ class RotatingCredentials:
             else:
                 step = _advance(plan, step())
         assert first is not None
-        raise redact_exception(first, tried)
+        raise _scrubbed(first, tried, plan)
 
     async def aconnect(self, fn: Callable[[Credentials], Awaitable[T]]) -> T:
         """Like :meth:`connect` for an async ``fn``; AWS calls run in a worker thread.
@@ -520,7 +542,8 @@ class RotatingCredentials:
                     result = await fn(step)
                 except Exception as exc:
                     if not is_auth_failure(exc):
-                        redact_exception(exc, tried)
+                        step = None
+                        _scrubbed(exc, tried, plan)
                         raise
                     first = first or exc
                     step = _advance(plan, False)
@@ -533,7 +556,7 @@ class RotatingCredentials:
             else:
                 step = _advance(plan, await asyncio.to_thread(step))
         assert first is not None
-        raise redact_exception(first, tried)
+        raise _scrubbed(first, tried, plan)
 
     # -- internals -------------------------------------------------------------------------
 

@@ -15,15 +15,26 @@ as ``"pw-7Hq2-rotation-current"``, never ``"secret"`` or ``"pw"``.
 
 Output the check cannot see: anything printed with ``-s`` (capture off) and live logging
 (``log_cli``), which go straight to the terminal.
+
+Logging below WARNING is off by default, so a leak into a DEBUG record would go unseen. The
+:func:`debug_logs` fixture turns the root logger and botocore's, boto3's and urllib3's loggers
+to DEBUG for one test, records every record any thread emits, and fails the test if one of
+them (message, arguments rendered, exception text) holds a registered secret. Run the whole
+suite that way with ``--canary-debug-logs`` (or ``AWSREFS_CANARY_DEBUG_LOGS=1``); there,
+botocore's records of calls awsrefs did not make (the tests' own seeding clients, which send
+the secrets they seed) are dropped, everything else is checked.
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
+import logging
+import os
 import threading
 import urllib.parse
-from collections.abc import Generator
+from collections.abc import Generator, Iterator
 
 import pytest
 
@@ -123,6 +134,90 @@ def assert_no_secrets(text: str, what: str = "text") -> None:
         pytest.fail(f"{what} contains {', '.join(describe(i) for i in leaks)}", pytrace=False)
 
 
+_RENDER_DEPTH = 4
+_RENDER_ITEMS = 200
+
+
+def _render(value: object, depth: int = _RENDER_DEPTH) -> str:
+    """A local as error reporters show it: strings and bytes whole, containers expanded a few
+    levels deep (as Sentry and ``traceback`` with locals do), anything else by its ``repr``."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, (bytes, bytearray, memoryview)):
+        raw = bytes(value)
+        return repr(raw) + "\n" + raw.decode("utf-8", errors="backslashreplace")
+    if depth > 0 and isinstance(value, dict):
+        items = list(value.items())[:_RENDER_ITEMS]
+        return (
+            "{"
+            + ", ".join(f"{_render(k, depth - 1)}: {_render(v, depth - 1)}" for k, v in items)
+            + "}"
+        )
+    if depth > 0 and isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(_render(v, depth - 1) for v in list(value)[:_RENDER_ITEMS]) + "]"
+    try:
+        return repr(value)
+    except Exception as error:  # a broken repr shows nothing
+        return f"<repr failed: {type(error).__name__}>"
+
+
+def _exceptions(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and every exception chained to it (cause, context, exception groups)."""
+    seen: set[int] = set()
+    stack = [exc]
+    while stack:
+        error = stack.pop()
+        if id(error) in seen:
+            continue
+        seen.add(id(error))
+        yield error
+        for inner in (error.__cause__, error.__context__):
+            if inner is not None:
+                stack.append(inner)
+        group = getattr(error, "exceptions", None)  # an ExceptionGroup (Python 3.11+)
+        if isinstance(group, tuple):
+            stack.extend(e for e in group if isinstance(e, BaseException))
+
+
+def traceback_locals(exc: BaseException) -> list[tuple[str, str, str]]:
+    """Every local of every frame in the tracebacks of ``exc`` and its chained exceptions.
+
+    Returns:
+        ``(function name, local name, rendered value)`` for each local, rendered the way error
+        reporters capture locals (see :func:`_render`).
+    """
+    found: list[tuple[str, str, str]] = []
+    for error in _exceptions(exc):
+        tb = error.__traceback__
+        while tb is not None:
+            frame = tb.tb_frame
+            for name, value in frame.f_locals.items():
+                found.append((frame.f_code.co_name, name, _render(value)))
+            tb = tb.tb_next
+    return found
+
+
+def assert_no_secrets_in_frames(exc: BaseException, what: str = "exception") -> None:
+    """Fail if a frame in the traceback of ``exc`` (or of one chained to it) holds a secret.
+
+    This is what Sentry, ``traceback.TracebackException(capture_locals=True)`` and similar
+    reporters would capture. The failure names the function and the local, never the value.
+
+    Args:
+        exc: The exception as the caller received it.
+        what: A label for the failure message.
+    """
+    hits = []
+    for function, name, text in traceback_locals(exc):
+        leaks = find_leaks(text)
+        if leaks:
+            hits.append(f"{function}(): {name} holds {', '.join(describe(i) for i in leaks)}")
+    if hits:
+        pytest.fail(
+            f"a frame of the {what}'s traceback holds a secret: " + "; ".join(hits), pytrace=False
+        )
+
+
 def _longrepr_text(report: pytest.TestReport) -> str:
     longrepr = report.longrepr
     if longrepr is None:
@@ -170,6 +265,110 @@ def pytest_runtest_makereport(
     return report
 
 
+DEBUG_LOGGERS = ("", "botocore", "boto3", "urllib3", "awsrefs")
+"""Loggers :func:`debug_logs` turns to DEBUG (``""`` is the root logger)."""
+
+
+class LogRecords(logging.Handler):
+    """Every log record emitted while installed on the root logger, formatted on arrival."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.lines: list[str] = []
+        self.setFormatter(logging.Formatter("%(name)s %(levelname)s %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        # Format now: a record's arguments may change or go away after the call.
+        # Handler.handle holds self.lock around emit, so threads append one at a time.
+        self.lines.append(self.format(record))
+        self.records.append(record)
+
+    def text(self, logger: str | None = None) -> str:
+        """Every formatted record (with exception text), or only ``logger`` and its children."""
+        if logger is None:
+            return "\n".join(self.lines)
+        prefix = logger + "."
+        return "\n".join(
+            line
+            for record, line in zip(self.records, self.lines, strict=True)
+            if record.name == logger or record.name.startswith(prefix)
+        )
+
+
+@contextlib.contextmanager
+def recording_debug_logs() -> Iterator[LogRecords]:
+    """Turn :data:`DEBUG_LOGGERS` to DEBUG and record every record until the block ends."""
+    handler = LogRecords()
+    loggers = [logging.getLogger(name) for name in DEBUG_LOGGERS]
+    saved = [(logger, logger.level, logger.disabled) for logger in loggers]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    for logger in loggers:
+        logger.setLevel(logging.DEBUG)
+        logger.disabled = False
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        for logger, level, disabled in saved:
+            logger.setLevel(level)
+            logger.disabled = disabled
+
+
+@pytest.fixture
+def debug_logs() -> Iterator[LogRecords]:
+    """DEBUG logging on (root, botocore, boto3, urllib3, awsrefs); a secret in a record fails."""
+    with recording_debug_logs() as records:
+        yield records
+    assert_no_secrets(records.text(), "a log record at DEBUG")
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """``--canary-debug-logs``: every test runs with :func:`debug_logs` checks."""
+    parser.addoption(
+        "--canary-debug-logs",
+        action="store_true",
+        default=False,
+        help="run every test with DEBUG logging on and fail on a secret in any log record",
+    )
+
+
+class _OnlyAwsrefsCalls(logging.Filter):
+    """Drops botocore's records of calls awsrefs did not make (the tests' seeding clients).
+
+    Seeding a secret sends it in a request that botocore logs at DEBUG; that is the test's
+    own client, not awsrefs, and would fail every test that seeds under the suite-wide check.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from awsrefs.backends._logging import in_awsrefs_call
+
+        return in_awsrefs_call()
+
+
+@pytest.fixture(autouse=True)
+def _canary_debug_logs_everywhere(request: pytest.FixtureRequest) -> Iterator[None]:
+    wanted = request.config.getoption("--canary-debug-logs", default=False) or (
+        os.environ.get("AWSREFS_CANARY_DEBUG_LOGS") == "1"
+    )
+    if not wanted or "debug_logs" in request.fixturenames:
+        yield
+        return
+    from awsrefs.backends._logging import GUARDED_LOGGERS
+
+    only_awsrefs = _OnlyAwsrefsCalls()
+    loggers = [logging.getLogger(name) for name in (*GUARDED_LOGGERS, "botocore.auth")]
+    for logger in loggers:
+        logger.addFilter(only_awsrefs)
+    try:
+        request.getfixturevalue("debug_logs")
+        yield
+    finally:
+        for logger in loggers:
+            logger.removeFilter(only_awsrefs)
+
+
 @pytest.fixture
 def canary() -> str:
     """The always-registered canary secret, for tests that seed it and prove it stays hidden."""
@@ -178,12 +377,18 @@ def canary() -> str:
 
 __all__ = [
     "CANARY",
+    "DEBUG_LOGGERS",
     "MIN_SECRET_LENGTH",
+    "LogRecords",
     "assert_no_secrets",
+    "assert_no_secrets_in_frames",
     "canary",
+    "debug_logs",
     "describe",
     "find_leaks",
+    "recording_debug_logs",
     "redact",
     "register_secret",
     "secret_values",
+    "traceback_locals",
 ]

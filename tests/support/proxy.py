@@ -165,6 +165,8 @@ class FaultConfig:
         classify: Maps a request to a bucket name (or None).
         deny: IAM stand-in: returns the resource ARN a request is denied on (answered with
             AWS's AccessDeniedException naming the action and resource), or None to allow.
+        answer: Returns an AWS error ``(status, code, message)`` to answer a request with
+            instead of forwarding it (credentials rejected, a validation error...), or None.
     """
 
     latency_s: float = 0.0
@@ -177,6 +179,7 @@ class FaultConfig:
     throttle: dict[str, Rate] = field(default_factory=dict)
     classify: Callable[[ProxyRequest], str | None] = default_classifier
     deny: Callable[[ProxyRequest], str | None] | None = None
+    answer: Callable[[ProxyRequest], tuple[int, str, str] | None] | None = None
 
 
 class TokenBucket:
@@ -277,7 +280,10 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         proxy._sleep(half)
-        if isinstance(fate, tuple):
+        if isinstance(fate, tuple) and fate[0] == "answer":
+            proxy._count(op, "errored")
+            status, headers, payload = _aws_error(*fate[1])
+        elif isinstance(fate, tuple):
             proxy._count(op, "errored")
             service, _, action = op.partition(".")
             prefix = "ssm" if service == "AmazonSSM" else service
@@ -532,11 +538,15 @@ class FaultProxy:
 
     def _decide(
         self, request: ProxyRequest
-    ) -> tuple[FaultConfig, str | int | tuple[str, str] | None]:
+    ) -> tuple[FaultConfig, str | int | tuple[str, Any] | None]:
         """Pick one request's fate: "throttled", "reset", "timeout", an error status,
-        ("denied", resource), or None."""
+        ("denied", resource), ("answer", (status, code, message)), or None."""
         with self._lock:
             config = self.config
+            if config.answer is not None:
+                error = config.answer(request)
+                if error is not None:
+                    return config, ("answer", error)
             if config.deny is not None:
                 resource = config.deny(request)
                 if resource is not None:

@@ -287,7 +287,7 @@ def test_every_bad_reference_in_one_settings_error_naming_the_fields(
     assert "database.password (from EnvSettingsSource): secretsmanager:app/db:pasword" in text
     assert "keys: password, username" in text
     assert "host (from DotEnvSettingsSource): ssm:/app/hots: not found" in text
-    assert "port (from field defaults): ssm:app port: bad syntax" in text
+    assert "port (from field defaults): ssm:app ...: bad syntax" in text
     for shown in (text, repr(error), str(error.__cause__), repr(error.failures)):
         assert canary not in shown
 

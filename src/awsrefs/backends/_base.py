@@ -7,7 +7,11 @@ from typing import Any, Protocol
 
 from awsrefs.errors import FailureKind
 
-__all__ = ["Backend", "Fetched", "Miss", "Outcome"]
+__all__ = ["TRANSIENT", "Backend", "Fetched", "Miss", "Outcome"]
+
+#: The only failure kinds worth calling again or serving a stale value through: the store
+#: was busy or unreachable, it did not say no.
+TRANSIENT = frozenset({FailureKind.THROTTLED, FailureKind.NETWORK})
 
 _NOT_JSON = object()
 
@@ -45,7 +49,7 @@ class Miss:
     @property
     def transient(self) -> bool:
         """True for failures worth serving a stale value through (throttling, network, 5xx)."""
-        return self.kind in (FailureKind.THROTTLED, FailureKind.NETWORK, FailureKind.OTHER)
+        return self.kind in TRANSIENT
 
 
 Outcome = Fetched | Miss

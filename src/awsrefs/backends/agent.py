@@ -30,6 +30,7 @@ from typing import Any
 from awsrefs._grammar import split_selector
 from awsrefs._stats import Stats
 from awsrefs.backends._base import Fetched, Miss, Outcome
+from awsrefs.backends._classify import classify_error
 from awsrefs.errors import FailureKind
 
 __all__ = ["DEFAULT_PORT", "TOKEN_HEADER", "AgentBackend"]
@@ -38,11 +39,7 @@ DEFAULT_PORT = 2773
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
 # Where the Secrets Manager Agent and the Lambda extension look for the token, in order.
 TOKEN_VARIABLES = ("AWS_TOKEN", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
-_NOT_FOUND = frozenset(
-    {"ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"}
-)
-_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"})
-_THROTTLED = frozenset({"ThrottlingException", "TooManyRequestsException", "Throttling"})
+_ACTIONS = {"GetSecretValue": "secretsmanager:GetSecretValue", "GetParameter": "ssm:GetParameter"}
 
 
 class AgentBackend:
@@ -192,7 +189,7 @@ class AgentBackend:
             except ValueError:
                 return Miss(FailureKind.OTHER, f"the local agent's answer for {what} is not JSON")
             return data if isinstance(data, dict) else {}
-        return _status_miss(status, body, what, self.host, self.port)
+        return _status_miss(status, body, operation, what, self.host, self.port)
 
     def _request(self, operation: str, url: str, token: str) -> tuple[int, bytes] | Miss:
         for attempt in (1, 2):
@@ -216,34 +213,42 @@ class AgentBackend:
         raise AssertionError("unreachable")
 
 
-def _status_miss(status: int, body: bytes, what: str, host: str, port: int) -> Miss:
-    """Classify an error answer by its AWS error type when given, else by HTTP status."""
-    code = ""
+def _status_miss(status: int, body: bytes, operation: str, what: str, host: str, port: int) -> Miss:
+    """Classify an error answer by its AWS error type when given, else by HTTP status.
+
+    The classification is the AWS backend's (``awsrefs.backends._classify``): only
+    throttling and 5xx are transient, a secret scheduled for deletion is not found, bad
+    credentials of the agent's role are ``CREDENTIALS``, anything unknown is not transient.
+    """
+    code = message = ""
     try:
         data = json.loads(body)
         if isinstance(data, dict):
             code = str(data.get("__type") or data.get("Code") or "").rsplit("#", 1)[-1]
+            message = str(data.get("message") or data.get("Message") or "")
     except ValueError:
         pass
-    # The agent's own message is not repeated: reasons stay in our words, so never a value.
-    if code in _NOT_FOUND or status == 404:
+    agent = f"the local agent at {host}:{port}"
+    if not code and status == 404:
         return Miss(FailureKind.NOT_FOUND, f"{what} does not exist (or has no such version)")
-    if code in _THROTTLED or status == 429:
-        return Miss(FailureKind.THROTTLED, f"the local agent was throttled reading {what}")
-    if code in _DENIED:
-        return Miss(
-            FailureKind.ACCESS_DENIED,
-            f"the local agent's role may not read {what} (it needs GetSecretValue / "
-            "GetParameter, and kms:Decrypt on a customer managed key)",
-        )
-    if status in (401, 403):
+    miss = classify_error(
+        code,
+        message,
+        status,
+        action=_ACTIONS.get(operation, operation),
+        what=what,
+        where=agent,
+        region="the agent's region",
+    )
+    if status in (401, 403) and miss.kind is FailureKind.OTHER:
+        # Not an AWS answer passed on: the agent itself refused the request.
         return Miss(
             FailureKind.CONFIGURATION,
-            f"the local agent at {host}:{port} refused the token (HTTP {status}); set "
-            "AWS_TOKEN or AWS_SESSION_TOKEN to the token it expects",
+            f"{agent} refused the token (HTTP {status}); set AWS_TOKEN or "
+            "AWS_SESSION_TOKEN to the token it expects",
         )
-    if status >= 500:
-        return Miss(
-            FailureKind.NETWORK, f"the local agent answered HTTP {status} ({code or 'no code'})"
-        )
-    return Miss(FailureKind.OTHER, f"the local agent answered HTTP {status} ({code or 'no code'})")
+    if miss.kind is FailureKind.ACCESS_DENIED:
+        return Miss(miss.kind, miss.reason.replace("the caller", "the local agent's role", 1))
+    if miss.kind is FailureKind.CREDENTIALS:
+        return Miss(miss.kind, miss.reason.replace("calling " + agent, f"behind {agent}", 1))
+    return miss

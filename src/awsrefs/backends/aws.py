@@ -13,26 +13,16 @@ from typing import Any, Literal
 
 from awsrefs._grammar import split_selector
 from awsrefs._stats import Stats
-from awsrefs.backends._base import Fetched, Miss, Outcome
+from awsrefs.backends._base import TRANSIENT, Fetched, Miss, Outcome
+from awsrefs.backends._classify import KMS_NOTE, classify_error, credentials_miss
+from awsrefs.backends._logging import awsrefs_call
+from awsrefs.backends._logging import install as install_log_redaction
 from awsrefs.errors import FailureKind
 
 __all__ = ["AwsBackend"]
 
-_THROTTLING = frozenset(
-    {
-        "ThrottlingException",
-        "ThrottledException",
-        "Throttling",
-        "TooManyRequestsException",
-        "RequestLimitExceeded",
-    }
-)
-_DENIED = frozenset({"AccessDeniedException", "AccessDenied", "UnrecognizedClientException"})
-_RESOURCE_IN_MESSAGE = re.compile(r"on resource: (arn:[^\s]+)")
-_KMS_NOTE = (
-    "; a SecureString or a secret encrypted with a customer managed key also needs "
-    "kms:Decrypt on that key"
-)
+# A whole-call failure that says nothing about one name: splitting the call would not help.
+_WHOLE_CALL = TRANSIENT | {FailureKind.CREDENTIALS, FailureKind.CONFIGURATION}
 
 
 class AwsBackend:
@@ -118,6 +108,7 @@ class AwsBackend:
     def _make_client(self, service: str, region: str) -> Any:
         from botocore.config import Config
 
+        install_log_redaction()
         config = Config(
             connect_timeout=self._timeouts[0],
             read_timeout=self._timeouts[1],
@@ -149,10 +140,18 @@ class AwsBackend:
         service: str,
         region: str | None,
         operation: str,
-        subject: str | None = None,
+        what: str,
         **kwargs: Any,
     ) -> Any:
-        """Make one call; returns the response or a Miss for the whole call."""
+        """Make one call; returns the response or a Miss for the whole call.
+
+        Args:
+            service: ``ssm`` or ``secretsmanager``.
+            region: The region, or None for the default one.
+            operation: The API operation (``GetParameters``).
+            what: The item or items asked for, in words, for the reason of a Miss.
+            kwargs: The operation's parameters.
+        """
         region = region or self.default_region()
         if not region:
             return Miss(
@@ -165,34 +164,39 @@ class AwsBackend:
         try:
             client = self._client(service, region)
             method = getattr(client, _snake(operation))
-            return method(**kwargs)
+            with awsrefs_call():  # botocore's DEBUG records of this call carry values
+                return method(**kwargs)
         except ClientError as error:
             info = error.response.get("Error", {})
-            code, message = info.get("Code", ""), info.get("Message", "")
-            status = error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
-            if status >= 500:
-                # AWS (or what is in between) failed, not the request: transient like a
-                # dropped connection, so retried and served stale through.
-                return Miss(
-                    FailureKind.NETWORK,
-                    f"{service} in {region} answered HTTP {status} ({code or 'no code'}) "
-                    f"after {self._max_attempts} attempts",
-                )
-            return _error_code_miss(code, message, f"{service}:{operation}", region, subject)
+            return classify_error(
+                str(info.get("Code", "")),
+                str(info.get("Message", "")),
+                int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)),
+                action=_action(service, operation),
+                what=what,
+                where=f"{service} in {region}",
+                region=region,
+                attempts=self._max_attempts,
+            )
         except BotoCoreError as error:
             return _botocore_error(error, service, region, self._max_attempts)
 
     def get_parameters(self, region: str | None, names: Sequence[str]) -> dict[str, Outcome]:
-        """GetParameters with decryption; unknown names come back as not found."""
+        """GetParameters with decryption; unknown names come back as not found.
+
+        A call AWS rejects as a whole for one name (access denied on one parameter or its
+        key, a name it finds invalid) is split in halves until the names at fault are
+        found, so each reference gets its own answer and the others resolve.
+        """
+        what = f"parameter {names[0]!r}" if len(names) == 1 else f"{len(names)} parameters"
         response = self._call(
-            "ssm", region, "GetParameters", Names=list(names), WithDecryption=True
+            "ssm", region, "GetParameters", what, Names=list(names), WithDecryption=True
         )
         if isinstance(response, Miss):
-            if response.kind is FailureKind.ACCESS_DENIED and len(names) > 1:
-                # One denied name fails the whole call: ask one by one to say which.
-                out: dict[str, Outcome] = {}
-                for name in names:
-                    out.update(self.get_parameters(region, [name]))
+            if len(names) > 1 and response.kind not in _WHOLE_CALL:
+                half = len(names) // 2
+                out = self.get_parameters(region, names[:half])
+                out.update(self.get_parameters(region, names[half:]))
                 return out
             return dict.fromkeys(names, _with_resource(response, "ssm", region, names))
         # Real AWS echoes the selector in "Selector"; emulators may not. The resolver never
@@ -218,7 +222,9 @@ class AwsBackend:
             elif fetched_or_none is not None:
                 results[name] = fetched_or_none
             else:
-                results[name] = Miss(FailureKind.OTHER, "GetParameters did not return it")
+                results[name] = Miss(
+                    FailureKind.OTHER, f"GetParameters did not return parameter {name!r}"
+                )
         return results
 
     def can_batch_secrets(self, region: str | None) -> bool:
@@ -232,14 +238,20 @@ class AwsBackend:
         if len(secret_ids) == 1 or not self.can_batch_secrets(region):
             return {sid: self.get_secret(region, sid, None, None) for sid in secret_ids}
         response = self._call(
-            "secretsmanager", region, "BatchGetSecretValue", SecretIdList=list(secret_ids)
+            "secretsmanager",
+            region,
+            "BatchGetSecretValue",
+            f"{len(secret_ids)} secrets",
+            SecretIdList=list(secret_ids),
         )
         if isinstance(response, Miss):
+            if response.kind in _WHOLE_CALL:
+                return dict.fromkeys(secret_ids, response)
             if response.kind is FailureKind.ACCESS_DENIED:
-                # Batch needs its own permission; fall back to GetSecretValue per secret.
+                # Batch needs its own permission; GetSecretValue per secret from now on.
                 self._batch_denied.add(region or self.default_region())
-                return {sid: self.get_secret(region, sid, None, None) for sid in secret_ids}
-            return dict.fromkeys(secret_ids, response)
+            # Rejected as a whole for one id: ask each on its own to say which.
+            return {sid: self.get_secret(region, sid, None, None) for sid in secret_ids}
         by_name: dict[str, Fetched] = {}
         by_arn: dict[str, Fetched] = {}
         for item in response.get("SecretValues", ()):
@@ -254,15 +266,24 @@ class AwsBackend:
                 results[sid] = fetched_or_none
             elif sid in errors:
                 err = errors[sid]
-                results[sid] = _error_code_miss(
-                    err.get("ErrorCode", ""),
-                    err.get("Message", ""),
-                    "secretsmanager:BatchGetSecretValue",
+                results[sid] = _with_resource(
+                    classify_error(
+                        str(err.get("ErrorCode", "")),
+                        str(err.get("Message", "")),
+                        0,
+                        action="secretsmanager:GetSecretValue",
+                        what=f"secret {sid!r}",
+                        where=f"secretsmanager in {region or self.default_region()}",
+                        region=region or self.default_region(),
+                    ),
+                    "secretsmanager",
                     region,
-                    sid,
+                    [sid],
                 )
             else:
-                results[sid] = Miss(FailureKind.OTHER, "BatchGetSecretValue did not return it")
+                results[sid] = Miss(
+                    FailureKind.OTHER, f"BatchGetSecretValue did not return secret {sid!r}"
+                )
         return results
 
     def get_parameters_by_path(
@@ -282,7 +303,9 @@ class AwsBackend:
             "MaxResults": 10,  # the API's maximum page size
         }
         while True:
-            response = self._call("ssm", region, "GetParametersByPath", **kwargs)
+            response = self._call(
+                "ssm", region, "GetParametersByPath", f"parameters under {path!r}", **kwargs
+            )
             if isinstance(response, Miss):
                 return _with_resource(response, "ssm", region, [path.rstrip("/") + "/*"])
             for param in response.get("Parameters", ()):
@@ -303,7 +326,9 @@ class AwsBackend:
             kwargs["VersionStage"] = stage
         if version_id:
             kwargs["VersionId"] = version_id
-        response = self._call("secretsmanager", region, "GetSecretValue", secret_id, **kwargs)
+        response = self._call(
+            "secretsmanager", region, "GetSecretValue", f"secret {secret_id!r}", **kwargs
+        )
         if isinstance(response, Miss):
             return _with_resource(response, "secretsmanager", region, [secret_id])
         return _secret_fetched(response)
@@ -327,48 +352,15 @@ def _partial_arn(secret_id: str, by_arn: dict[str, Fetched]) -> Fetched | None:
     return None
 
 
-def _error_code_miss(
-    code: str, message: str, operation: str, region: str | None, secret_id: str | None
-) -> Miss:
-    what = f"secret {secret_id!r}" if secret_id else "it"
-    if code in _THROTTLING:
-        return Miss(
-            FailureKind.THROTTLED,
-            f"{operation} was throttled and retries ran out; lower the call rate or retry later",
-        )
-    if code in _DENIED:
-        resource = _RESOURCE_IN_MESSAGE.search(message)
-        action = "secretsmanager:GetSecretValue" if "secretsmanager" in operation else operation
-        if operation.endswith("BatchGetSecretValue"):
-            action = "secretsmanager:GetSecretValue (and secretsmanager:BatchGetSecretValue)"
-        on = f" on {resource.group(1)}" if resource else ""
-        return Miss(FailureKind.ACCESS_DENIED, f"the caller needs {action}{on}{_KMS_NOTE}")
-    if code == "DecryptionFailure" or code.startswith("KMS"):
-        return Miss(
-            FailureKind.ACCESS_DENIED, f"KMS could not decrypt {what}: allow kms:Decrypt on its key"
-        )
-    if code in ("ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"):
-        return Miss(
-            FailureKind.NOT_FOUND, f"{what} does not exist in {region} (or has no such version)"
-        )
-    if code == "InvalidRequestException" and "deletion" in message:
-        return Miss(FailureKind.NOT_FOUND, f"{what} is scheduled for deletion")
-    if code in (
-        "UnrecognizedClientException",
-        "InvalidSignatureException",
-        "ExpiredTokenException",
-    ):
-        return Miss(FailureKind.CONFIGURATION, f"AWS rejected the credentials ({code})")
-    return Miss(FailureKind.OTHER, f"{operation} failed: {code or 'unknown error'}")
-
-
 def _with_resource(miss: Miss, service: str, region: str | None, names: Sequence[str]) -> Miss:
     """Name the resource the caller needs access to when AWS's message did not."""
-    if miss.kind is not FailureKind.ACCESS_DENIED or " on arn:" in miss.reason:
+    if miss.kind is not FailureKind.ACCESS_DENIED or not miss.reason.endswith(KMS_NOTE):
+        return miss  # a KMS denial, or one that names its resource already
+    if " on arn:" in miss.reason:
         return miss
     arns = [_resource_arn(service, region, n) for n in names]
     resource = ", ".join(arns)
-    reason = miss.reason.replace(_KMS_NOTE, f" on {resource}{_KMS_NOTE}", 1)
+    reason = miss.reason.replace(KMS_NOTE, f" on {resource}{KMS_NOTE}", 1)
     return Miss(miss.kind, reason)
 
 
@@ -381,26 +373,33 @@ def _resource_arn(service: str, region: str | None, name: str) -> str:
     return f"arn:aws:secretsmanager:{region or '*'}:*:secret:{base}-*"
 
 
+def _action(service: str, operation: str) -> str:
+    """The IAM action a call needs (BatchGetSecretValue also needs GetSecretValue)."""
+    if operation == "BatchGetSecretValue":
+        return "secretsmanager:GetSecretValue (and secretsmanager:BatchGetSecretValue)"
+    return f"{service}:{operation}"
+
+
 def _botocore_error(error: Exception, service: str, region: str, attempts: int) -> Miss:
-    from botocore.exceptions import (
-        ConnectionError as BotoConnectionError,
-    )
-    from botocore.exceptions import (
-        HTTPClientError,
-        NoCredentialsError,
-        NoRegionError,
-        PartialCredentialsError,
-    )
+    from botocore import exceptions as bce
 
     name = type(error).__name__
-    if isinstance(error, (NoCredentialsError, PartialCredentialsError)):
-        return Miss(
-            FailureKind.CONFIGURATION,
-            "no AWS credentials found (environment, profile, container or instance role)",
-        )
-    if isinstance(error, NoRegionError):
+    no_credentials = (
+        bce.NoCredentialsError,
+        bce.PartialCredentialsError,
+        bce.CredentialRetrievalError,
+        bce.NoAuthTokenError,
+        bce.TokenRetrievalError,
+        bce.ProfileNotFound,
+        bce.SSOError,
+        bce.UnauthorizedSSOTokenError,
+        bce.RefreshWithMFAUnsupportedError,
+    )
+    if isinstance(error, no_credentials):
+        return credentials_miss(f"no usable AWS credentials for {service} in {region} ({name})")
+    if isinstance(error, bce.NoRegionError):
         return Miss(FailureKind.CONFIGURATION, "no AWS region: set AWS_REGION or pass region_name")
-    if isinstance(error, (BotoConnectionError, HTTPClientError)):
+    if isinstance(error, (bce.ConnectionError, bce.HTTPClientError)):
         return Miss(
             FailureKind.NETWORK,
             f"could not reach {service} in {region} after {attempts} attempts ({name})",
