@@ -28,3 +28,17 @@ def built_dists(uv_cmd: list[str], tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("dist")
     matrix.build(uv_cmd, out)
     return out
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """The support matrix's table, when its cells ran (also written to .tmp/matrix.md)."""
+    if not matrix.COLLECTED:
+        return
+    order = [cell.name for cell in matrix.cells(include_middle=True)]
+    results = sorted(matrix.COLLECTED, key=lambda r: order.index(r.cell.name))
+    text = matrix.table(results)
+    terminalreporter.section("support matrix")
+    terminalreporter.write(text)
+    out = matrix.ROOT / ".tmp" / "matrix.md"
+    out.parent.mkdir(exist_ok=True)
+    out.write_text(text)

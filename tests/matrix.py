@@ -23,6 +23,7 @@ in ``/usr/local/bin`` and ``/usr/bin``.
 from __future__ import annotations
 
 import argparse
+import collections
 import concurrent.futures
 import dataclasses
 import email.parser
@@ -37,6 +38,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from xml.etree import ElementTree
 
 from packaging.requirements import Requirement
 
@@ -77,6 +79,7 @@ TEST_TOOLS = [
     "flask-sqlalchemy>=3.1",
     "fastapi>=0.110",
     "httpx>=0.27",
+    "psycopg2-binary>=2.9",  # the SQLAlchemy tests also run postgresql+psycopg2://
 ]
 # The versions shown in the table.
 SHOWN = [
@@ -93,11 +96,16 @@ SHOWN = [
     "moto",
     "pytest",
 ]
-TEST_PATHS = [
-    f"integrations/{name}/tests" for name in ("django", "flask", "pydantic", "sqlalchemy")
-]
+SUITES = ["django", "flask", "pydantic", "sqlalchemy"]
+TEST_PATHS = [f"integrations/{name}/tests" for name in SUITES]
+# The whole pytest output of each cell (the table and the test failures show only its end).
+LOGS = ROOT / ".tmp" / "matrix-logs"
 INSTALL_TIMEOUT = 600.0
 TEST_TIMEOUT = 900.0
+
+
+# The results of the cells run in this process (tests/conftest.py prints them at the end).
+COLLECTED: list[Result] = []
 
 
 class MatrixError(Exception):
@@ -233,8 +241,12 @@ class Result:
     interpreter: str = ""
     versions: dict[str, str] = dataclasses.field(default_factory=dict)
     counts: dict[str, int] = dataclasses.field(default_factory=dict)
+    # Per integration ("django"...): outcome -> count, and the ids of the failed tests.
+    suites: dict[str, collections.Counter[str]] = dataclasses.field(default_factory=dict)
+    failed: dict[str, list[str]] = dataclasses.field(default_factory=dict)
     seconds: float = 0.0
     returncode: int | None = None
+    pins: list[str] = dataclasses.field(default_factory=list)
     output: str = ""
     error: str = ""
 
@@ -270,7 +282,8 @@ def run_cell(cell: Cell, uv: list[str], wheels: dict[str, Path], work: Path) -> 
             for dist, wheel in wheels.items()
         ]
         if cell.lowest:
-            requirements += lowest_pins(wheels)
+            result.pins = lowest_pins(wheels)
+            requirements += result.pins
         run(
             [*uv, "pip", "install", "-q", "--python", str(venv_python), *requirements, *TEST_TOOLS],
             env=clean_env(),
@@ -302,6 +315,7 @@ def run_cell(cell: Cell, uv: list[str], wheels: dict[str, Path], work: Path) -> 
                 "no:cacheprovider",
                 "--basetemp",
                 str(work / f"{cell.name}-pytest"),
+                f"--junitxml={work / f'{cell.name}.xml'}",
                 *TEST_PATHS,
             ],
             cwd=ROOT,
@@ -311,8 +325,11 @@ def run_cell(cell: Cell, uv: list[str], wheels: dict[str, Path], work: Path) -> 
             timeout=TEST_TIMEOUT,
         )
         result.returncode = tests.returncode
+        LOGS.mkdir(parents=True, exist_ok=True)
+        (LOGS / f"{cell.name}.log").write_text(tests.stdout + tests.stderr)
         result.output = tests.stdout[-6000:] + tests.stderr[-3000:]
         result.counts = summary_counts(tests.stdout)
+        result.suites, result.failed = suite_outcomes(work / f"{cell.name}.xml")
     except (MatrixError, subprocess.TimeoutExpired, OSError) as error:
         result.error = str(error)
     result.seconds = time.monotonic() - started
@@ -330,6 +347,29 @@ def summary_counts(output: str) -> dict[str, int]:
             r"(\d+) (passed|failed|skipped|errors?|xfailed|xpassed)", lines[-1]
         )
     }
+
+
+def suite_outcomes(
+    junit: Path,
+) -> tuple[dict[str, collections.Counter[str]], dict[str, list[str]]]:
+    """Outcome counts and failed test ids per integration, from pytest's JUnit XML report."""
+    suites: dict[str, collections.Counter[str]] = {s: collections.Counter() for s in SUITES}
+    failed: dict[str, list[str]] = {s: [] for s in SUITES}
+    if not junit.exists():
+        return suites, failed
+    for case in ElementTree.parse(junit).iter("testcase"):
+        parts = case.get("classname", "").split(".")
+        suite = parts[1] if len(parts) > 2 and parts[0] == "integrations" else "other"
+        outcome = "passed"
+        for child in case:
+            if child.tag in ("failure", "error"):
+                outcome = "failed"
+            elif child.tag == "skipped" and outcome == "passed":
+                outcome = "skipped"
+        suites.setdefault(suite, collections.Counter())[outcome] += 1
+        if outcome == "failed":
+            failed.setdefault(suite, []).append(f"{case.get('classname')}::{case.get('name')}")
+    return suites, failed
 
 
 def run_matrix(
@@ -352,6 +392,9 @@ def table(results: list[Result]) -> str:
         tests = ", ".join(f"{n} {w}" for w, n in r.counts.items()) or (
             r.error.splitlines()[0] if r.error else "no tests"
         )
+        broken = [f"{suite}: {len(ids)} failed" for suite, ids in r.failed.items() if ids]
+        if broken:
+            tests += f" ({'; '.join(broken)})"
         rows.append(f"| {r.cell.name} | {version} | {installed} | {tests} | {r.seconds:.0f} s |")
     return header + "\n".join(rows) + "\n"
 
