@@ -35,7 +35,9 @@ class Settings(AwsRefsSettings):
     app_name: str = "shop"
     database: Database = Field(default_factory=Database)
     stripe_key: SecretStr = Field("secretsmanager:shop/prod/stripe:secret_key")
-    sentry_dsn: str = "https://${ssm:/shop/prod/sentry-key}@o1.ingest.example.io/42"
+    # A template with a key in it: a secret too. Every value that came from a reference
+    # shows as <hidden> in repr(settings); SecretStr hides it wherever it goes on its own.
+    sentry_dsn: SecretStr = Field("https://${ssm:/shop/prod/sentry-key}@o1.ingest.example.io/42")
     # A missing optional parameter leaves the field unset (None): no feature flags.
     feature_flags: str | None = "optional:ssm:/shop/prod/feature-flags"
 
@@ -56,7 +58,7 @@ def health(settings: Annotated[Settings, Depends(get_settings)]) -> dict[str, An
         "app": settings.app_name,
         "database": f"postgresql://{db.username}@{db.host}:{db.port}/{db.name}",
         "payments": "configured" if settings.stripe_key.get_secret_value() else "missing",
-        "sentry_host": settings.sentry_dsn.split("@", 1)[1].split("/", 1)[0],
+        "sentry_host": settings.sentry_dsn.get_secret_value().split("@", 1)[1].split("/", 1)[0],
         "feature_flags": (settings.feature_flags or "").split(",")
         if settings.feature_flags
         else [],

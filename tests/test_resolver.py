@@ -465,11 +465,11 @@ def test_aresolve_does_not_block_the_event_loop(aws):
 
 def test_import_awsrefs_does_not_import_boto3():
     code = (
-        "import sys, awsrefs; awsrefs.parse('ssm:/x'); "
-        "print('boto3' in sys.modules, 'botocore' in sys.modules)"
+        "import sys, awsrefs; awsrefs.parse('ssm:/x'); awsrefs.find_references({'a': 'ssm:/x'}); "
+        "print('boto3' in sys.modules, 'botocore' in sys.modules, 'asyncio' in sys.modules)"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False"
+    assert out.stdout.strip() == "False False False"
 
 
 def test_reprs_never_show_values(aws, resolver, canary):

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
+from awsrefs._references import FoundReference, find_references, is_reference
 from awsrefs._resolver import (
     Checked,
     Resolved,
@@ -27,6 +28,7 @@ __all__ = [
     "Checked",
     "Failure",
     "FailureKind",
+    "FoundReference",
     "Ref",
     "RefError",
     "RefSyntaxError",
@@ -39,7 +41,9 @@ __all__ = [
     "Template",
     "__version__",
     "default_resolver",
+    "find_references",
     "format_path",
+    "is_reference",
     "parse",
     "resolve",
     "set_default_resolver",
@@ -60,7 +64,7 @@ def resolve(obj: T, *, path: str = "") -> T:
 
 def __getattr__(name: str) -> Any:
     # Submodules that are optional at import time, loaded on first use.
-    if name in ("testing", "rotation"):
+    if name in ("iam", "report", "rotation", "testing"):
         import importlib
 
         return importlib.import_module(f"awsrefs.{name}")

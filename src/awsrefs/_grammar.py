@@ -171,13 +171,24 @@ def split_selector(api_name: str) -> tuple[str, str | None]:
 
 
 def text_of(value: Any) -> str:
-    """A resolved value as text, for use inside a template."""
+    """A resolved value as text, for use inside a template.
+
+    Args:
+        value: None (empty text), text, UTF-8 bytes, or a JSON value (written as JSON).
+
+    Raises:
+        ValueError: ``value`` is bytes that are not UTF-8; the error holds no byte of it.
+    """
     if value is None:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, bytes):
-        return value.decode("utf-8")
+    if isinstance(value, (bytes, bytearray)):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            pass  # raised below, outside the handler: the decode error (and bytes) not chained
+        raise ValueError("the value is binary and not UTF-8 text")
     return json.dumps(value)
 
 

@@ -1,21 +1,30 @@
 from __future__ import annotations
 
-import asyncio
-import copy
 import os
 import threading
 import time
 import weakref
 from collections import defaultdict
-from collections.abc import Callable, Hashable, Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from awsrefs._cache import Cache, Entry
-from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse, split_selector
+from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, split_selector
+from awsrefs._memo import SizedMemo
+from awsrefs._references import Parsed, Scan, parse_or_error, scan, validate_arguments
 from awsrefs._retry import retry_transient
 from awsrefs._stats import Stats
+from awsrefs._substitute import FAILED, MISSING_KINDS, Status, substitute
+from awsrefs._walk import (
+    DROP,
+    BackEdge,
+    containers_leading_to,
+    cycles_through,
+    format_path,
+    rebuild,
+)
 from awsrefs.backends._base import _NOT_JSON, Backend, Fetched, Miss, Outcome
 from awsrefs.errors import Failure, FailureKind, RefSyntaxError, ResolutionError
 
@@ -29,11 +38,13 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-PathKey = tuple[Hashable, ...]
 ItemKey = tuple[Any, ...]  # (service, region, name...) of one fetched item
+FastEntry = tuple[ItemKey, Callable[[Fetched], Any], Entry | None, Any]
 _MISSING: Any = object()
-_DROP: Any = object()  # an optional reference that is missing: the setting goes away
-_PARSE_MEMO_MAX = 4096
+# The parse and get() memos keep at most this many characters of setting text each, and
+# nothing longer than _MEMO_ITEM_CHARS (a reference is at most about 2,100 characters).
+_MEMO_CHARS = 1 << 20
+_MEMO_ITEM_CHARS = 4096
 _WAIT_SECONDS = 300.0  # upper bound on waiting for another thread's fetch (botocore is bounded)
 
 
@@ -166,9 +177,11 @@ class Resolver:
         self._region_name = region_name
         self._max_workers = max_workers
         self._cache = Cache(ttl)
-        self._parsed: dict[str, Ref | Template | RefSyntaxError | None] = {}
+        self._parsed: SizedMemo[str, Ref | Template | None] = SizedMemo(
+            _MEMO_CHARS, _MEMO_ITEM_CHARS
+        )
         # reference -> (item key, value extractor, last entry seen, its extracted value)
-        self._fast: dict[Any, tuple[ItemKey, Callable[[Fetched], Any], Entry | None, Any]] = {}
+        self._fast: SizedMemo[Any, FastEntry] = SizedMemo(_MEMO_CHARS, _MEMO_ITEM_CHARS)
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
         self._epoch = _Override.epoch
@@ -190,8 +203,10 @@ class Resolver:
     def resolve(self, obj: T, *, path: str = "") -> T:
         """Return ``obj`` with every reference replaced by its value.
 
-        Walks nested mappings, sequences and sets; fetches every reference found in one
-        batched pass; returns the same shape (unchanged parts are the same objects).
+        Walks nested mappings, sequences and sets (any depth; see :func:`find_references`);
+        fetches every reference found in one batched pass; returns the same shape. Parts
+        without references are the same objects; a part reached along two paths is copied
+        once and stays shared. Values that are neither text nor containers are left alone.
 
         Args:
             obj: A string or a nested structure of mappings, sequences and sets.
@@ -199,21 +214,27 @@ class Resolver:
 
         Returns:
             The resolved copy. A missing ``optional:`` reference removes its mapping key or
-            list item (a bare optional string becomes None).
+            list item (a bare optional string becomes None); in a template it is empty text.
 
         Raises:
-            ResolutionError: Listing every reference that failed; nothing is applied.
+            ResolutionError: Listing every reference that failed, and every place where a
+                container holding a reference is cyclic (it cannot be copied faithfully);
+                nothing is applied.
+            TypeError: ``obj`` is bytes, or ``path`` is not text.
         """
+        validate_arguments(obj, path, "resolve")
         self._check_epoch()
-        occurrences = list(_iter_strings(obj, ()))
-        replacements, failures, _ = self._resolve_occurrences(occurrences, path)
+        # The values live only in _resolve's frame, which has returned before this raises:
+        # a traceback of the error (Sentry, logging with locals) holds none of them.
+        failures, result = self._resolve(obj, path)
         if failures:
             raise ResolutionError(failures)
-        result: T = _rebuild(obj, (), replacements)
-        return None if result is _DROP else result  # type: ignore[return-value]
+        return result  # type: ignore[no-any-return]
 
     async def aresolve(self, obj: T, *, path: str = "") -> T:
         """Like :meth:`resolve`, run in a worker thread so the event loop is never blocked."""
+        import asyncio  # not at import time: ``import awsrefs`` stays light
+
         return await asyncio.to_thread(self.resolve, obj, path=path)
 
     def check(self, obj: Any, *, path: str = "") -> list[Checked]:
@@ -224,12 +245,15 @@ class Resolver:
             path: Prefix of setting paths.
 
         Returns:
-            One entry per reference (a template gives one per ``${...}``), in order found.
+            One entry per reference (a template gives one per distinct reference in it), in
+            order found, then one per cyclic container that holds a reference.
+
+        Raises:
+            TypeError: ``obj`` is bytes, or ``path`` is not text.
         """
+        validate_arguments(obj, path, "check")
         self._check_epoch()
-        occurrences = list(_iter_strings(obj, ()))
-        _, _, checked = self._resolve_occurrences(occurrences, path)
-        return checked
+        return self._settle(obj, path, report=True).checked
 
     def get(self, reference: str | Ref | Template, default: Any = _MISSING) -> Any:
         """Return the value of one reference, from the cache when fresh.
@@ -243,9 +267,13 @@ class Resolver:
         Raises:
             ResolutionError: The reference could not be resolved.
             RefSyntaxError: The text is a malformed reference.
+            TypeError: ``reference`` is not text, a parsed reference or a template.
         """
         if self._epoch == _Override.epoch:
-            fast = self._fast.get(reference)
+            try:
+                fast = self._fast.get(reference)
+            except TypeError:  # unhashable: not a reference, the slow path says so
+                fast = None
             if fast is not None:
                 entry = self._cache.entries.get(fast[0])
                 if entry is not None and entry.expires_at > time.monotonic():
@@ -257,7 +285,11 @@ class Resolver:
                         self._fast[reference] = (fast[0], fast[1], entry, value)
                         self._stats.fast_hit()
                         return value
-        return self._get(reference, default, refresh=False)
+                fast = entry = value = None  # no value stays in this frame if _get fails
+        value, failures = self._get(reference, default, refresh=False)
+        if failures:
+            raise ResolutionError(failures)
+        return value
 
     def refresh(self, reference: str | Ref | Template) -> Any:
         """Fetch ``reference`` again now, bypassing the cache; returns the new value.
@@ -265,8 +297,16 @@ class Resolver:
         Single-flight: threads refreshing the same item at once cause one AWS call. A
         failed refresh of an item already cached keeps its last good value (and logs a
         warning without it).
+
+        Raises:
+            ResolutionError: The reference could not be resolved.
+            RefSyntaxError: The text is a malformed reference.
+            TypeError: ``reference`` is not text, a parsed reference or a template.
         """
-        return self._get(reference, _MISSING, refresh=True)
+        value, failures = self._get(reference, _MISSING, refresh=True)
+        if failures:
+            raise ResolutionError(failures)
+        return value
 
     def lookup(
         self, reference: str | Ref, *, refresh: bool = False, newer_than: float | None = None
@@ -282,18 +322,29 @@ class Resolver:
 
         Raises:
             ResolutionError: It could not be resolved.
+            TypeError: ``reference`` is not a parameter or secret reference.
         """
         self._check_epoch()
-        ref = self._as_ref(reference)
+        ref = self._as_ref(reference, "lookup")
         if not isinstance(ref, (SSMRef, SecretRef)):
-            raise TypeError(f"lookup() takes a parameter or secret reference, not {reference!r}")
+            what = "plain text" if ref is None else "a template"
+            raise TypeError(f"lookup() takes a parameter or secret reference, not {what}")
+        resolved, failures = self._lookup(ref, refresh, newer_than)
+        if failures:
+            raise ResolutionError(failures)
+        assert resolved is not None
+        return resolved
+
+    def _lookup(
+        self, ref: Ref, refresh: bool, newer_than: float | None
+    ) -> tuple[Resolved | None, list[Failure]]:
         key = self._key(ref)
         result = self._fetch_keys([key], force=refresh, newer_than=newer_than)[key]
         value = _extract(ref, result)
         if isinstance(value, Miss):
-            raise ResolutionError([_failure("", ref, value)])
+            return None, [_failure("", ref, value)]
         assert isinstance(result, Entry)
-        return Resolved(value, result.fetched.version, result.fetched_at)
+        return Resolved(value, result.fetched.version, result.fetched_at), []
 
     def parameters_by_path(
         self, path: str, *, recursive: bool = True, region: str | None = None
@@ -347,93 +398,86 @@ class Resolver:
 
     # -- resolution ----------------------------------------------------------------------
 
-    def _resolve_occurrences(
-        self, occurrences: list[tuple[PathKey, str]], prefix: str
-    ) -> tuple[dict[PathKey, Any], list[Failure], list[Checked]]:
-        parsed = [(p, text, self._parse(text)) for p, text in occurrences]
-        refs: set[Ref] = set()
-        for _, _, item in parsed:
-            if isinstance(item, (SSMRef, SecretRef)):
-                refs.add(item)
-            elif isinstance(item, Template):
-                refs.update(item.refs)
+    def _resolve(self, obj: Any, prefix: str) -> tuple[list[Failure], Any]:
+        settled = self._settle(obj, prefix, report=False)
+        if settled.failures:
+            return settled.failures, None
+        replacements = settled.replacements
+        tree = settled.found.tree
+        result = rebuild(obj, tree, settled.changed, lambda text: replacements.get(text, text))
+        return [], None if result is DROP else result
+
+    def _settle(self, obj: Any, prefix: str, *, report: bool) -> _Settled:
+        """One pass: walk, fetch every reference at once, substitute each setting."""
+        found = scan(obj, self._parse)
+        refs: dict[Ref, None] = {}
+        for _, item in found.found:
+            if isinstance(item, Template):
+                refs.update(dict.fromkeys(item.refs))
+            elif not isinstance(item, RefSyntaxError):
+                refs[item] = None
         keys = {ref: self._key(ref) for ref in refs}
         results = self._fetch_keys(list(dict.fromkeys(keys.values()))) if keys else {}
         values = {ref: _extract(ref, results[key]) for ref, key in keys.items()}
 
-        replacements: dict[PathKey, Any] = {}
-        failures: list[Failure] = []
-        checked: list[Checked] = []
-        for pkey, _text, item in parsed:
-            where = format_path(pkey, prefix)
-            if item is None:
-                continue
-            if isinstance(item, RefSyntaxError):
-                failure = Failure(where, item.text, FailureKind.SYNTAX, str(item))
-                failures.append(failure)
-                checked.append(Checked(where, item.text, failure))
-                continue
-            parts: tuple[Ref, ...] = item.refs if isinstance(item, Template) else (item,)
-            good: dict[Ref, Any] = {}
-            for ref in parts:
-                value = values[ref]
-                if isinstance(value, Miss):
-                    if ref.optional and value.kind in (
-                        FailureKind.NOT_FOUND,
-                        FailureKind.NO_SUCH_KEY,
-                    ):
-                        good[ref] = _DROP
-                        checked.append(Checked(where, str(ref), optional_missing=True))
-                        continue
-                    failure = _failure(where, ref, value)
-                    failures.append(failure)
-                    checked.append(Checked(where, str(ref), failure))
-                else:
-                    good[ref] = value
-                    checked.append(Checked(where, str(ref)))
-            if len(good) != len(parts):
-                continue
-            if isinstance(item, Template):
-                replacements[pkey] = item.render(
-                    {r: (None if v is _DROP else v) for r, v in good.items()}
-                )
-            else:
-                replacements[pkey] = good[item]
-        return replacements, failures, checked
+        settled = _Settled(found)
+        by_text: dict[str, tuple[tuple[Status, ...], Any]] = {}
+        for index, item in found.found:
+            path, text = found.tree.strings[index]
+            outcome = by_text.get(text)  # the same text anywhere settles the same way
+            if outcome is None:
+                outcome = by_text[text] = substitute(item, values)
+            statuses, value = outcome
+            if value is not FAILED:
+                settled.replacements[text] = value
+            if report or value is FAILED:
+                where = format_path(path, prefix)
+                for status in statuses:
+                    checked = _checked(where, status)
+                    if report:
+                        settled.checked.append(checked)
+                    if checked.failure is not None:
+                        settled.failures.append(checked.failure)
+        settled.changed = containers_leading_to(found.tree, (i for i, _ in found.found))
+        for edge in cycles_through(found.tree, settled.changed):
+            failure = _cycle_failure(edge, prefix, found)
+            settled.failures.append(failure)
+            if report:
+                settled.checked.append(Checked(failure.path, failure.reference, failure))
+        return settled
 
-    def _get(self, reference: str | Ref | Template, default: Any, *, refresh: bool) -> Any:
+    def _get(
+        self, reference: str | Ref | Template, default: Any, *, refresh: bool
+    ) -> tuple[Any, list[Failure]]:
+        """The value of one reference, or why not.
+
+        Failures are returned, not raised, so the frame that raises them holds no value.
+        """
         self._check_epoch()
-        item = self._as_ref(reference)
+        item = self._as_ref(reference, "refresh" if refresh else "get")
         if item is None:
-            return reference
-        refs = item.refs if isinstance(item, Template) else (item,)
+            return reference, []
+        refs = dict.fromkeys(item.refs) if isinstance(item, Template) else (item,)
         keys = {ref: self._key(ref) for ref in refs}
         results = self._fetch_keys(list(dict.fromkeys(keys.values())), force=refresh)
-        values: dict[Ref, Any] = {}
-        failures = []
-        for ref, key in keys.items():
-            value = _extract(ref, results[key])
-            if isinstance(value, Miss):
-                if value.kind in (FailureKind.NOT_FOUND, FailureKind.NO_SUCH_KEY):
-                    if default is not _MISSING and not isinstance(item, Template):
-                        return default
-                    if ref.optional:
-                        values[ref] = None
-                        continue
-                failures.append(_failure("", ref, value))
-            else:
-                values[ref] = value
-        if failures:
-            raise ResolutionError(failures)
-        if isinstance(item, Template):
-            return item.render(values)
-        if isinstance(reference, (str, SSMRef, SecretRef)) and values[item] is not None:
+        statuses, value = substitute(
+            item, {ref: _extract(ref, results[key]) for ref, key in keys.items()}
+        )
+        if value is FAILED:
+            miss = statuses[0].miss
+            missing = miss is not None and miss.kind in MISSING_KINDS
+            if missing and default is not _MISSING and isinstance(item, (SSMRef, SecretRef)):
+                return default, []
+            failures = [_failure_of("", s) for s in statuses if s.miss is not None]
+            return None, failures
+        if value is DROP:
+            return (None if default is _MISSING else default), []
+        if isinstance(item, (SSMRef, SecretRef)) and value is not None:
             self._remember_fast(reference, item, keys[item])
-        return values[item]
+        return value, []
 
-    def _remember_fast(self, reference: str | Ref, ref: Ref, key: ItemKey) -> None:
-        if len(self._fast) >= _PARSE_MEMO_MAX:
-            self._fast.clear()
+    def _remember_fast(self, reference: str | Ref | Template, ref: Ref, key: ItemKey) -> None:
+        extract: Callable[[Fetched], Any] = _whole_value
         if isinstance(ref, SecretRef) and ref.key is not None:
             wanted = ref.key
 
@@ -441,34 +485,41 @@ class Resolver:
                 data = fetched.json()
                 return data.get(wanted, _MISSING) if isinstance(data, dict) else _MISSING
 
-            self._fast[reference] = (key, extract, None, None)
-        else:
-            self._fast[reference] = (key, _whole_value, None, None)
+        size = len(reference) if isinstance(reference, str) else len(str(ref))
+        self._fast.remember(reference, (key, extract, None, None), size)
 
     def _fetch_keys(
         self, keys: list[ItemKey], *, force: bool = False, newer_than: float | None = None
     ) -> dict[ItemKey, Entry | Miss]:
-        fresh, mine, waiting = self._cache.claim(keys, force=force, newer_than=newer_than)
-        self._stats.add_cache(hits=len(fresh), misses=len(mine) + len(waiting))
-        results: dict[ItemKey, Entry | Miss] = dict(fresh)
-        if mine:
-            # Retrying only pays when there is nothing to serve meanwhile: with every value
-            # cached, a failed refresh serves the old value at once (stale-if-error).
-            cached = self._cache.entries
-            budget = 0.0 if all(k in cached for k in mine) else self._retry_budget
-            try:
-                outcomes = self._fetch(mine, budget)
-            except BaseException as error:
-                self._cache.abandon(mine, error)
-                raise
-            for key in mine:
-                outcome = outcomes[key]
-                result = self._cache.complete(key, outcome, _label(key))
-                if isinstance(outcome, Miss) and isinstance(result, Entry):
-                    self._stats.add_cache(stale=1)
-                results[key] = result
-        for key, future in waiting.items():
-            results[key] = future.result(timeout=_WAIT_SECONDS)
+        results, mine, waiting = self._cache.claim(keys, force=force, newer_than=newer_than)
+        self._stats.add_cache(hits=len(results), misses=len(mine) + len(waiting))
+        try:
+            if mine:
+                results.update(self._fetch_claimed(mine))
+            for key, future in waiting.items():
+                results[key] = future.result(timeout=_WAIT_SECONDS)
+        except BaseException:
+            del results  # values already at hand must not ride up the traceback
+            raise
+        return results
+
+    def _fetch_claimed(self, mine: list[ItemKey]) -> dict[ItemKey, Entry | Miss]:
+        """Fetch the keys this caller claimed and put the outcomes in the cache."""
+        # Retrying only pays when there is nothing to serve meanwhile: with every value
+        # cached, a failed refresh serves the old value at once (stale-if-error).
+        every_one_cached = all(k in self._cache.entries for k in mine)
+        try:
+            outcomes = self._fetch(mine, 0.0 if every_one_cached else self._retry_budget)
+        except BaseException as error:
+            self._cache.abandon(mine, error)
+            raise
+        results: dict[ItemKey, Entry | Miss] = {}
+        for key in mine:
+            outcome = outcomes[key]
+            result = self._cache.complete(key, outcome, _label(key))
+            if isinstance(outcome, Miss) and isinstance(result, Entry):
+                self._stats.add_cache(stale=1)
+            results[key] = result
         return results
 
     def _fetch(self, keys: list[ItemKey], retry_budget: float = 0.0) -> dict[ItemKey, Outcome]:
@@ -514,27 +565,29 @@ class Resolver:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _parse(self, text: str) -> Ref | Template | RefSyntaxError | None:
+    def _parse(self, text: str) -> Parsed | None:
         try:
             return self._parsed[text]
         except KeyError:
             pass
-        try:
-            result: Ref | Template | RefSyntaxError | None = parse(text)
-        except RefSyntaxError as error:
-            result = error
-        if len(self._parsed) >= _PARSE_MEMO_MAX:
-            self._parsed.clear()
-        self._parsed[text] = result
+        result = parse_or_error(text)
+        if not isinstance(result, RefSyntaxError):  # errors are rare; each raise gets its own
+            self._parsed.remember(text, result, len(text))
         return result
 
-    def _as_ref(self, reference: str | Ref | Template) -> Ref | Template | None:
-        if not isinstance(reference, str):
+    def _as_ref(self, reference: object, caller: str) -> Ref | Template | None:
+        if isinstance(reference, str):
+            item = self._parse(reference)
+            if isinstance(item, RefSyntaxError):
+                raise item
+            return item
+        if isinstance(reference, (SSMRef, SecretRef, Template)):
             return reference
-        item = self._parse(reference)
-        if isinstance(item, RefSyntaxError):
-            raise item
-        return item
+        hint = "; decode bytes to text first" if isinstance(reference, (bytes, bytearray)) else ""
+        raise TypeError(
+            f"{caller}() takes reference text (str), an SSMRef, a SecretRef or a Template, "
+            f"not {type(reference).__name__}{hint}"
+        )
 
     def _region(self, ref: Ref) -> str | None:
         if ref.region:
@@ -561,6 +614,8 @@ class Resolver:
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
         self._executor = None
+        self._parsed.after_fork()
+        self._fast.after_fork()
         self._cache.after_fork()
         self._stats.after_fork()
         self._backend.after_fork()
@@ -678,88 +733,48 @@ def _failure(where: str, ref: Ref, miss: Miss) -> Failure:
     return Failure(where, str(ref), miss.kind, miss.reason)
 
 
-# -- walking and rebuilding ------------------------------------------------------------------
+# -- one pass's outcome ---------------------------------------------------------------------
 
 
-def _iter_strings(
-    obj: Any, path: PathKey, seen: frozenset[int] = frozenset()
-) -> Iterator[tuple[PathKey, str]]:
-    if isinstance(obj, str):
-        yield path, obj
-        return
-    if isinstance(obj, (bytes, bytearray)) or id(obj) in seen:
-        return
-    if isinstance(obj, Mapping):
-        seen = seen | {id(obj)}
-        for key, value in obj.items():
-            yield from _iter_strings(value, (*path, key), seen)
-    elif isinstance(obj, (Sequence, Set)):
-        seen = seen | {id(obj)}
-        for index, value in enumerate(obj):
-            yield from _iter_strings(value, (*path, index), seen)
+class _Settled:
+    """What one pass found: failures and statuses, and each setting text's new value."""
+
+    def __init__(self, found: Scan) -> None:
+        self.found = found
+        self.changed: set[int] = set()
+        self.replacements: dict[str, Any] = {}
+        self.failures: list[Failure] = []
+        self.checked: list[Checked] = []
+
+    def __repr__(self) -> str:  # never show the values
+        return f"_Settled(failures={len(self.failures)}, replacements=<hidden>)"
 
 
-def _rebuild(obj: Any, path: PathKey, replacements: dict[PathKey, Any]) -> Any:
-    if isinstance(obj, str):
-        return replacements.get(path, obj)
-    if not replacements or isinstance(obj, (bytes, bytearray)):
-        return obj
-    if isinstance(obj, Mapping):
-        items = []
-        changed = False
-        for key, value in obj.items():
-            new = _rebuild(value, (*path, key), replacements)
-            changed = changed or new is not value
-            if new is not _DROP:
-                items.append((key, new))
-        return _same_mapping(obj, items) if changed else obj
-    if isinstance(obj, (Sequence, Set)):
-        values = []
-        changed = False
-        for index, value in enumerate(obj):
-            new = _rebuild(value, (*path, index), replacements)
-            changed = changed or new is not value
-            if new is not _DROP:
-                values.append(new)
-        return _same_sequence(obj, values) if changed else obj
-    return obj
+def _failure_of(where: str, status: Status) -> Failure:
+    assert status.miss is not None
+    return Failure(where, status.reference, status.miss.kind, status.miss.reason)
 
 
-def _same_mapping(obj: Mapping[Any, Any], items: list[tuple[Any, Any]]) -> Any:
-    if isinstance(obj, dict):
-        new = copy.copy(obj)  # keeps dict subclasses (OrderedDict, defaultdict) and their state
-        new.clear()
-        new.update(items)
-        return new
-    try:
-        return type(obj)(items)  # type: ignore[call-arg]
-    except TypeError:
-        return dict(items)
+def _checked(where: str, status: Status) -> Checked:
+    failure = None if status.miss is None else _failure_of(where, status)
+    return Checked(where, status.reference, failure, optional_missing=status.dropped)
 
 
-def _same_sequence(obj: Any, values: list[Any]) -> Any:
-    if isinstance(obj, tuple) and hasattr(obj, "_fields"):
-        return type(obj)(*values)  # a namedtuple
-    for kind in (list, tuple, set, frozenset):
-        if type(obj) is kind:
-            return kind(values)
-    try:
-        return type(obj)(values)
-    except TypeError:
-        return list(values)
-
-
-def format_path(path: PathKey, prefix: str = "") -> str:
-    """Format a path of keys and indexes as ``DATABASES.default.PASSWORD`` or ``HOSTS[0]``."""
-    out = prefix
-    for part in path:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        elif isinstance(part, str) and part and "." not in part:
-            out += f".{part}" if out else part
-        else:
-            out += f"[{part!r}]"
-    return out
+def _cycle_failure(edge: BackEdge, prefix: str, found: Scan) -> Failure:
+    where = format_path(edge.path, prefix)
+    target = format_path(edge.target, prefix) or "the top of the settings"
+    depth = len(edge.target)
+    reference = ""
+    for index, item in found.found:  # name the first reference below the repeated container
+        refs = item.refs if isinstance(item, Template) else (item,)
+        if found.tree.strings[index][0][:depth] == edge.target and refs:
+            reference = refs[0].text if isinstance(refs[0], RefSyntaxError) else str(refs[0])
+            break
+    reason = (
+        f"{where or '(value)'} holds {target} again, which contains a reference: awsrefs "
+        "does not copy cyclic settings; break the cycle or move the reference out of it"
+    )
+    return Failure(where, reference, FailureKind.CONFIGURATION, reason)
 
 
 # -- the default resolver and fork safety ---------------------------------------------------

@@ -57,6 +57,7 @@ class FailureKind(str, enum.Enum):
     ACCESS_DENIED = "access denied"
     NO_SUCH_KEY = "no such JSON key"
     NOT_JSON = "not JSON"
+    NOT_TEXT = "not text"
     THROTTLED = "throttled"
     NETWORK = "network"
     CONFIGURATION = "configuration"

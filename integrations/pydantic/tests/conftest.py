@@ -1,4 +1,4 @@
-"""Fixtures for the pydantic integration's tests: moto with IAM enforced."""
+"""Fixtures for the pydantic integration's tests: a resolver for moto, moto with IAM enforced."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import urllib.request
 
 import boto3
 import pytest
+
+import awsrefs
 
 
 @pytest.fixture
@@ -71,3 +73,11 @@ def iam_session(aws):
         )
 
     return make
+
+
+@pytest.fixture
+def resolver(aws):
+    """A resolver that talks to the moto server over HTTP."""
+    r = awsrefs.Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
+    yield r
+    r.close()

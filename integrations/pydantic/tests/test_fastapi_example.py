@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 import awsrefs
 
+SENTRY_KEY = "f00dfeed-sentry-Kx71"
 EXAMPLE = Path(__file__).resolve().parents[3] / "examples" / "fastapi_app.py"
 
 
@@ -34,7 +35,7 @@ def example(aws, monkeypatch, tmp_path):
 
 def _seed(aws, canary):
     aws.put_parameter("/shop/prod/db-host", "db.prod.internal")
-    aws.put_parameter("/shop/prod/sentry-key", "f00dfeed")
+    aws.put_parameter("/shop/prod/sentry-key", SENTRY_KEY, type="SecureString")
     aws.put_secret("shop/prod/db", {"username": "shop", "password": canary, "port": 5432})
     aws.put_secret("shop/prod/stripe", {"secret_key": "sk_live_Lq83hd"})
 
@@ -58,7 +59,12 @@ def test_health_endpoint_with_references_resolved(aws, example, canary):
     assert again.json() == response.json()
     settings = module.get_settings()
     assert settings.database.password.get_secret_value() == canary
-    assert canary not in repr(settings)
+    assert settings.sentry_dsn.get_secret_value() == f"https://{SENTRY_KEY}@o1.ingest.example.io/42"
+    shown = repr(settings)
+    assert canary not in shown
+    assert SENTRY_KEY not in shown
+    assert "sentry_dsn=<hidden>" in shown
+    assert "app_name='shop'" in shown
     # 3 parameters in one GetParameters, 2 secrets in one BatchGetSecretValue; once.
     assert resolver.stats.calls == {
         "ssm:GetParameters": 1,

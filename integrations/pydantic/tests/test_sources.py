@@ -31,13 +31,6 @@ from pydantic_settings import (
 import awsrefs
 
 
-@pytest.fixture
-def resolver(aws):
-    r = awsrefs.Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
-    yield r
-    r.close()
-
-
 def _settings_class(resolver, fields: dict[str, tuple[Any, Any]], **config: Any) -> type:
     """A settings class with ``fields`` ({name: (annotation, default)}) using ``resolver``."""
     namespace: dict[str, Any] = {

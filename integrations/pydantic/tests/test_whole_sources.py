@@ -10,13 +10,6 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 import awsrefs
 
 
-@pytest.fixture
-def resolver(aws):
-    r = awsrefs.Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
-    yield r
-    r.close()
-
-
 class Database(BaseModel):
     host: str = "localhost"
     password: SecretStr = SecretStr("unset")

@@ -11,14 +11,11 @@ any other source) and every reference default is resolved in one batched pass wh
 settings are built.
 """
 
-from awsrefs_pydantic._sources import (
-    AwsRefsSettings,
-    AwsRefsSettingsError,
-    AwsRefsSettingsSource,
-    SecretJsonSettingsSource,
-    SSMPathSettingsSource,
-    awsrefs_sources,
-)
+from awsrefs_pydantic._compat import warn_if_unsupported
+from awsrefs_pydantic._errors import AwsRefsSettingsError
+from awsrefs_pydantic._settings import AwsRefsSettings
+from awsrefs_pydantic._sources import AwsRefsSettingsSource, awsrefs_sources
+from awsrefs_pydantic._whole import SecretJsonSettingsSource, SSMPathSettingsSource
 
 __all__ = [
     "AwsRefsSettings",
@@ -28,3 +25,5 @@ __all__ = [
     "SecretJsonSettingsSource",
     "awsrefs_sources",
 ]
+
+warn_if_unsupported()

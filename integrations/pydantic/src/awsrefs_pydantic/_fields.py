@@ -12,6 +12,7 @@ from pydantic import AliasChoices, AliasPath, BaseModel, Json, SecretStr
 from pydantic.fields import FieldInfo
 
 import awsrefs
+from awsrefs_pydantic._compat import factory_takes_data
 
 ABSENT: Any = object()
 
@@ -99,7 +100,7 @@ def reference_defaults(
             top and isinstance(present, str) and present.startswith("optional:")
         ):
             default = field.default
-            if field.default_factory is not None and not field.default_factory_takes_validated_data:
+            if field.default_factory is not None and not factory_takes_data(field):
                 default = field.default_factory()  # type: ignore[call-arg]
             if isinstance(default, BaseModel):
                 plain = plain_model(default)

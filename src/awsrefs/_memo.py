@@ -1,0 +1,53 @@
+"""A memo bounded by the size of what it holds, not by its number of entries."""
+
+from __future__ import annotations
+
+import threading
+from typing import Generic, TypeVar
+
+__all__ = ["SizedMemo"]
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class SizedMemo(dict[K, V], Generic[K, V]):
+    """A dict (read it as one: lookups cost what a dict's do) that bounds what it keeps.
+
+    :meth:`remember` skips an item larger than ``max_item`` and forgets everything when the
+    sizes remembered would pass ``max_total``, so the memo never keeps more than about
+    ``max_total`` characters of keys however many distinct ones it is given.
+
+    Args:
+        max_total: Sum of the sizes kept at most.
+        max_item: Size of the largest item worth keeping.
+    """
+
+    def __init__(self, max_total: int, max_item: int) -> None:
+        super().__init__()
+        self.max_total = max_total
+        self.max_item = max_item
+        self.total = 0
+        self._lock = threading.Lock()
+
+    def remember(self, key: K, value: V, size: int) -> None:
+        """Keep ``value`` for ``key`` unless it is too large; ``size`` is usually ``len(key)``."""
+        if size > self.max_item:
+            return
+        with self._lock:
+            if key not in self:
+                if self.total + size > self.max_total:
+                    super().clear()
+                    self.total = 0
+                self.total += size
+            self[key] = value
+
+    def clear(self) -> None:
+        """Forget everything."""
+        with self._lock:
+            super().clear()
+            self.total = 0
+
+    def after_fork(self) -> None:
+        """Re-create the lock in a child process."""
+        self._lock = threading.Lock()

@@ -1,0 +1,124 @@
+"""``awsrefs resolve``: the settings that hold references, with their values (masked)."""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import re
+import sys
+from typing import Any, TextIO
+
+import awsrefs
+from awsrefs._inputs import Setting
+from awsrefs._table import colour_enabled, render_table, terminal_width
+from awsrefs.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    InputError,
+    gather,
+    keyed,
+    make_resolver,
+    print_failures,
+)
+from awsrefs.cli._common import references as find_settings
+
+__all__ = ["EPILOG", "as_text", "resolve_settings", "run"]
+
+EPILOG = """\
+examples:
+  awsrefs resolve .env                   values hidden: <hidden, 24 chars>
+  awsrefs resolve .env --reveal --format env > resolved.env
+  awsrefs resolve config.toml --reveal --format json
+"""
+
+
+def as_text(value: Any) -> str:
+    """A resolved value as environment text (JSON values as JSON, bytes as UTF-8)."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        try:
+            return value.decode("utf-8")
+        except UnicodeDecodeError:
+            raise InputError(
+                "a binary secret is not UTF-8 text, so it cannot be put in an environment"
+            ) from None
+    return json.dumps(value)
+
+
+def _masked(value: Any) -> str:
+    if isinstance(value, bytes):
+        return f"<hidden, {len(value)} bytes>"
+    text = value if isinstance(value, str) else json.dumps(value)
+    return f"<hidden, {len(text)} chars>"
+
+
+def _shell_quote(value: str) -> str:
+    """Quote for POSIX shells and .env readers alike (single quotes unless the value has one)."""
+    if "'" not in value:
+        return f"'{value}'"
+    escaped = re.sub(r'([\\"$`])', r"\\\1", value)
+    return f'"{escaped}"'
+
+
+def _references_of(text: str) -> str:
+    try:
+        item = awsrefs.parse(text)
+    except awsrefs.RefSyntaxError as error:
+        return error.text
+    if isinstance(item, awsrefs.Template):
+        return " ".join(str(ref) for ref in item.refs)
+    return str(item)
+
+
+def resolve_settings(
+    args: argparse.Namespace, settings: list[Setting], stream: TextIO
+) -> dict[str, Any] | None:
+    """The resolved values by setting index, or None after printing what failed."""
+    try:
+        values: dict[str, Any] = make_resolver(args).resolve(keyed(settings))
+    except awsrefs.ResolutionError as error:
+        print_failures(settings, error.failures, stream)
+        return None
+    return values
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the resolved settings (values masked unless ``--reveal``)."""
+    settings = find_settings(gather(args))
+    values = resolve_settings(args, settings, sys.stderr) if settings else {}
+    if values is None:
+        return EXIT_FAILED
+    rows: list[tuple[Setting, Any]] = []
+    for index, setting in enumerate(settings):
+        if str(index) in values:
+            rows.append((setting, values[str(index)]))
+    shown = [(s, v if args.reveal else _masked(v)) for s, v in rows]
+    if args.format == "json":
+        out = []
+        for setting, value in shown:
+            entry: dict[str, Any] = {"setting": setting.path, "name": setting.name}
+            if isinstance(value, bytes):
+                entry["value"] = base64.b64encode(value).decode("ascii")
+                entry["encoding"] = "base64"
+            else:
+                entry["value"] = value
+            out.append(entry)
+        print(json.dumps(out, indent=2))
+    elif args.format == "env":
+        for setting, value in shown:
+            print(f"{setting.name}={_shell_quote(as_text(value))}")
+    elif not shown:
+        print("no references found")
+    else:
+        table = render_table(
+            ("SETTING", "REFERENCE", "VALUE"),
+            [(s.path, _references_of(s.text), as_text(v)) for s, v in shown],
+            colour=colour_enabled(sys.stdout),
+            width=terminal_width(sys.stdout),
+        )
+        print(table)
+    if not args.reveal and shown:
+        print("values hidden; add --reveal to show them", file=sys.stderr)
+    return EXIT_OK
