@@ -1,0 +1,115 @@
+"""The support matrix: the integrations' tests against the built wheels at both ends.
+
+See ``tests/matrix.py`` for the cells. The cells start together when the first of these tests
+asks for them and run two at a time; each test waits for its own cell. The table is printed in
+pytest's closing summary and written to ``.tmp/matrix.md``.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import os
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from packaging.version import Version
+
+from tests import matrix
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10
+    import tomli as tomllib
+
+CELLS = matrix.cells(include_middle=os.environ.get("AWSREFS_MATRIX") == "all")
+IN_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def locked_versions() -> dict[str, Version]:
+    lock = tomllib.loads((matrix.ROOT / "uv.lock").read_text())
+    return {p["name"]: Version(p["version"]) for p in lock["package"] if "version" in p}
+
+
+@pytest.fixture(scope="session")
+def matrix_runs(
+    uv_cmd: list[str], built_dists: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, concurrent.futures.Future[matrix.Result]]]:
+    wheels = {p.name.split("-")[0]: p for p in sorted(built_dists.glob("*.whl"))}
+    work = tmp_path_factory.mktemp("matrix")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        runnable = [cell for cell in CELLS if matrix.find_python(cell.python)]
+        yield {c.name: pool.submit(matrix.run_cell, c, uv_cmd, wheels, work) for c in runnable}
+
+
+def cell_result(cell: matrix.Cell, runs: dict[str, concurrent.futures.Future[matrix.Result]]):
+    if cell.name not in runs:
+        message = (
+            f"Python {cell.python} not found (PATH, pyenv, /usr/bin): the matrix needs the "
+            f"oldest and the newest supported Python; install it (pyenv install {cell.python})"
+        )
+        if IN_CI:
+            pytest.fail(message)
+        pytest.skip(message)
+    result = runs[cell.name].result()
+    if result not in matrix.COLLECTED:
+        matrix.COLLECTED.append(result)
+    assert not result.error, result.error
+    return result
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cell", CELLS, ids=[cell.name for cell in CELLS])
+def test_cell_installs_the_versions_it_stands_for(cell, matrix_runs):
+    result = cell_result(cell, matrix_runs)
+    installed = {name: Version(version) for name, version in result.versions.items()}
+    if cell.lowest:
+        # Exactly the lower bounds the wheels declare, so the metadata's claim is what is tested.
+        assert result.pins
+        for name, _, version in (pin.partition("==") for pin in result.pins):
+            assert installed[name] == Version(version), (name, installed[name], version)
+    else:
+        # The newest releases: at least what the lock file (kept current) holds.
+        locked = locked_versions()
+        for name in ("boto3", "flask", "pydantic-settings", "sqlalchemy", "psycopg"):
+            assert installed[name] >= locked[name], (name, installed[name], locked[name])
+        if Version(cell.python) >= Version("3.12"):
+            assert installed["django"] >= Version("6.0")  # Django 6 needs Python 3.12+
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.mariadb
+@pytest.mark.parametrize(
+    ("cell", "suite"),
+    [(cell, suite) for cell in CELLS for suite in matrix.SUITES],
+    ids=[f"{cell.name}-{suite}" for cell in CELLS for suite in matrix.SUITES],
+)
+def test_integration_passes_from_the_wheels_in_a_fresh_venv(cell, suite, matrix_runs):
+    result = cell_result(cell, matrix_runs)
+    outcomes = result.suites.get(suite)
+    assert outcomes, f"no test of {suite} ran:\n{result.output}"
+    failed = "\n".join(result.failed.get(suite, []))
+    assert not outcomes["failed"], f"{suite} in {cell.name}:\n{failed}\n(see {matrix.LOGS})"
+    assert outcomes["passed"] > 0
+    if IN_CI:  # the servers are there under CI: nothing may be skipped
+        assert not outcomes["skipped"], result.output
+
+
+def test_lowest_pins_are_the_declared_lower_bounds(built_dists):
+    wheels = {p.name.split("-")[0]: p for p in sorted(built_dists.glob("*.whl"))}
+    pins = dict(pin.split("==") for pin in matrix.lowest_pins(wheels))
+    assert set(pins) == set(matrix.PINNED)
+    for project in ["pyproject.toml", *sorted(matrix.ROOT.glob("integrations/*/pyproject.toml"))]:
+        text = (matrix.ROOT / project).read_text()
+        for name, version in pins.items():
+            for declared in re.findall(rf'"{name}(?:\[[^\]]*\])?>=([\d.]+)', text, re.I):
+                assert Version(declared) <= Version(version), (project, name, declared)
+
+
+def test_oldest_and_newest_python_are_the_classifiers_ends():
+    versions = matrix.supported_pythons()
+    assert versions[0] == "3.10"
+    assert [c.python for c in CELLS[:2]] == [versions[0], versions[-1]]
+    assert [c.lowest for c in CELLS[:2]] == [True, False]
