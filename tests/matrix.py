@@ -66,6 +66,7 @@ PINNED = [
     "boto3",
     "django",
     "flask",
+    "pydantic",
     "pydantic-settings",
     "sqlalchemy",
     "psycopg",

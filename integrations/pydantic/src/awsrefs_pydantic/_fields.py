@@ -72,7 +72,12 @@ def find(data: Mapping[str, Any], keys: Sequence[str]) -> tuple[str | None, Any]
 def model_type(annotation: Any) -> type[BaseModel] | None:
     """The pydantic model inside ``annotation`` (``Model``, ``Model | None``), else None."""
     annotation = _strip_annotated(annotation)
-    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+    # On Python 3.10 ``list[str]`` passes ``isinstance(..., type)`` but not ``issubclass``.
+    if (
+        isinstance(annotation, type)
+        and not isinstance(annotation, types.GenericAlias)
+        and issubclass(annotation, BaseModel)
+    ):
         return annotation
     if _is_union(annotation):
         models = [a for a in typing.get_args(annotation) if a is not type(None)]
