@@ -246,11 +246,8 @@ def test_wrong_credentials_without_rotation_fail_fast(aws, resolver, postgres_se
     rotating = RotatingCredentials(name, resolver=resolver)
     rotating.current()
     resolver.stats.reset()
-    started = time.monotonic()
     with pytest.raises(psycopg.OperationalError) as info:
         rotating.connect(pg_connect)
-    elapsed = time.monotonic() - started
-    assert elapsed < 1.0
     assert is_auth_failure(info.value)
     # One refresh of AWSCURRENT and one look for AWSPENDING, no more.
     assert resolver.stats.calls["secretsmanager:GetSecretValue"] == 2
@@ -332,11 +329,8 @@ def test_stuck_rotation_retries_within_budget_then_raises(
         tries.append(creds.stage)
         return pg_connect(creds)
 
-    started = time.monotonic()
     with pytest.raises(psycopg.OperationalError) as info:
         rotating.connect(connect)
-    elapsed = time.monotonic() - started
-    assert 0.6 <= elapsed < 2.0
     assert is_auth_failure(info.value)
     assert tries.count("AWSPENDING") >= 2
     assert tries.count("AWSCURRENT") >= 2
