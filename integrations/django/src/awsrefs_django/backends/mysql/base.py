@@ -14,12 +14,26 @@ if importlib.util.find_spec("MySQLdb") is None and importlib.util.find_spec("pym
 
     pymysql.install_as_MySQLdb()
 
-from django.db.backends.mysql import base
+from django.db.backends.mysql import base, client, creation
 
-from awsrefs_django.backends._secret import SecretCredentialsMixin
+from awsrefs_django.backends._secret import SecretClientMixin, SecretCredentialsMixin
+
+
+class DatabaseClient(SecretClientMixin, client.DatabaseClient):  # type: ignore[misc]
+    """``dbshell`` with the secret's credentials."""
+
+
+class DatabaseCreation(creation.DatabaseCreation):  # type: ignore[misc]
+    """Test databases; ``test --parallel`` clones them with the secret's credentials."""
+
+    def _clone_db(self, source_database_name: str, target_database_name: str) -> None:
+        # Django pipes mysqldump into mysql, logging in with settings_dict's USER/PASSWORD.
+        with self.connection.login_in_settings():
+            super()._clone_db(source_database_name, target_database_name)
 
 
 class DatabaseWrapper(SecretCredentialsMixin, base.DatabaseWrapper):  # type: ignore[misc]
     """Django's MySQL ``DatabaseWrapper`` with rotation-proof credentials."""
 
-    connect_keywords = {"NAME": "database", "HOST": "host", "PORT": "port"}
+    client_class = DatabaseClient
+    creation_class = DatabaseCreation

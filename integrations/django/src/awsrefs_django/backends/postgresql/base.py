@@ -10,12 +10,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, client
 
 from awsrefs.rotation import RotatingCredentials
-from awsrefs_django.backends._secret import SecretCredentialsMixin
+from awsrefs_django.backends._secret import SecretClientMixin, SecretCredentialsMixin
 
 _pool_lock = threading.Lock()
+
+
+class DatabaseClient(SecretClientMixin, client.DatabaseClient):  # type: ignore[misc]
+    """``dbshell`` with the secret's credentials."""
 
 
 class DatabaseWrapper(SecretCredentialsMixin, base.DatabaseWrapper):  # type: ignore[misc]
@@ -25,8 +29,6 @@ class DatabaseWrapper(SecretCredentialsMixin, base.DatabaseWrapper):  # type: ig
     fixed connection parameters; this backend gives the pool a connection class that logs in
     with the secret's current credentials each time the pool opens a connection.
     """
-
-    connect_keywords = {"NAME": "dbname", "HOST": "host", "PORT": "port"}
 
     @property
     def pool(self) -> Any:
