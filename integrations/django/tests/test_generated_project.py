@@ -385,3 +385,57 @@ def test_dumpdata_flush_loaddata_round_trip_on_the_real_database(real_db, tmp_pa
 
     output = _passed(real_db.run("loaddata", str(dump)))
     assert "Installed 3 object(s)" in output
+
+
+# -- failing references: the checks report, other commands give one clear error ----------------
+
+CHECK_PATHS = ("SECRET_KEY", "DATABASES.default.OPTIONS.secret")
+
+
+def _reported(result: subprocess.CompletedProcess[str]) -> str:
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    return result.stdout + result.stderr
+
+
+@pytest.fixture
+def nothing_seeded(site, aws):
+    """The site with no parameter or secret in AWS: every reference fails."""
+    return site
+
+
+@pytest.mark.parametrize("command", [["check"], ["check", "--deploy"], ["awsrefs_check"]])
+def test_checks_list_every_failure_with_the_switch(nothing_seeded, command):
+    result = nothing_seeded.run(*command, env={"AWSREFS_DEFER_ERRORS": "1"})
+
+    output = _reported(result)
+    for path in CHECK_PATHS:
+        line = next(line for line in output.splitlines() if path in line)
+        assert "not found" in line
+    if command[0] == "check":
+        assert "awsrefs.E001" in output
+    else:
+        assert "2 of 2 references could not be resolved" in output
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["check"],
+        ["migrate", "--noinput"],
+        ["test", "shop"],
+        # shell starts without settings (Django skips its automatic imports); using them fails
+        ["shell", "-c", "from django.conf import settings; print(settings.DEBUG)"],
+    ],
+)
+def test_without_the_switch_commands_stop_listing_every_failure(nothing_seeded, command):
+    # Django reads settings while it builds each command's options (--database choices),
+    # before a command runs: what it prints is Python's traceback, ending in this error.
+    result = nothing_seeded.run(*command)
+
+    assert result.returncode != 0
+    last = result.stderr[result.stderr.rindex("ImproperlyConfigured") :]
+    assert last.startswith("ImproperlyConfigured: awsrefs: settings could not be resolved")
+    for path in CHECK_PATHS:
+        assert f"- {path}: secretsmanager:mysite/" in last
+    assert "AWSREFS_DEFER_ERRORS=1 python manage.py awsrefs_check" in last

@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from awsrefs_django import REFERENCES_SETTING, check_settings, resolve_settings
+from awsrefs_django import (
+    REFERENCES_SETTING,
+    RESOLVER_SETTING,
+    check_settings,
+    get_resolver,
+    resolve_settings,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 import awsrefs
@@ -165,3 +171,41 @@ def test_check_settings_sees_originals_after_resolution(aws, resolver, canary):
     assert all(c.ok for c in checked)
     assert resolver.stats.total_calls == calls  # served from the cache
     assert_no_secrets(repr(checked), "check results")
+
+
+def test_deferred_secret_key_becomes_a_random_key_of_this_process(aws, resolver):
+    settings = {"SECRET_KEY": "secretsmanager:app/django:secret_key", "DEBUG": False}
+
+    resolve_settings(settings, resolver=resolver, defer_errors=True)
+
+    # Django refuses to start without SECRET_KEY; the checks must start to report it.
+    assert settings["SECRET_KEY"].startswith("awsrefs-unresolved-")
+    assert len(settings["SECRET_KEY"]) > 50
+    assert settings[REFERENCES_SETTING]["SECRET_KEY"] == "secretsmanager:app/django:secret_key"
+    statuses = {c.path: c.status for c in check_settings(settings)}
+    assert statuses == {"SECRET_KEY": "not found"}
+
+
+@pytest.mark.parametrize(
+    ("value", "defers"), [("1", True), ("true", True), ("", False), ("0", False)]
+)
+def test_the_switch_is_the_environment_variable(aws, resolver, monkeypatch, value, defers):
+    monkeypatch.setenv("AWSREFS_DEFER_ERRORS", value)
+    settings = {"SECRET_KEY": "secretsmanager:app/django:secret_key"}
+    if defers:
+        resolve_settings(settings, resolver=resolver)
+        assert REFERENCES_SETTING in settings
+    else:
+        with pytest.raises(ImproperlyConfigured, match=r"AWSREFS_DEFER_ERRORS=1 python manage\.py"):
+            resolve_settings(settings, resolver=resolver)
+
+
+def test_the_resolver_is_kept_in_settings_not_in_a_module_global(aws, resolver, canary):
+    aws.put_secret("app/django", {"secret_key": canary})
+    settings = {"SECRET_KEY": "secretsmanager:app/django:secret_key"}
+
+    resolve_settings(settings, resolver=resolver)
+
+    assert settings[RESOLVER_SETTING] is resolver
+    assert get_resolver(settings) is resolver
+    assert get_resolver({}) is awsrefs.default_resolver()  # nothing else was changed
