@@ -109,6 +109,23 @@ class ItemTransactionTests(TransactionTestCase):
         Item.objects.create(name="left-for-the-flush")
 """
 
+# docs/django.md, "Tests without AWS"; the database secret's value comes from the test here.
+SETTINGS_TEST = """
+import contextlib
+import json
+import os
+
+from awsrefs.testing import static_values
+
+_awsrefs = contextlib.ExitStack()
+_awsrefs.enter_context(static_values({
+    "secretsmanager:mysite/django": {"secret_key": "test-only-key-not-a-secret"},
+    "secretsmanager:mysite/db": json.loads(os.environ["SHOP_DB_SECRET"]),
+}))
+
+from mysite.settings import *  # noqa: E402,F403
+"""
+
 PYTEST_TESTS = """
 import pytest
 from django.db import connection
@@ -233,6 +250,7 @@ def _make_project(directory: Path, engine: str, real: str) -> None:
     if "import os" not in text:
         text = "import os\n" + text
     settings.write_text(text + SETTINGS_TAIL.format(engine=engine))
+    _write(directory / "mysite" / "settings_test.py", SETTINGS_TEST)
     _write(directory / "shop" / "__init__.py", "")
     _write(directory / "shop" / "models.py", MODELS)
     _write(directory / "shop" / "migrations" / "__init__.py", "")
@@ -366,6 +384,18 @@ def test_test_database_is_made_when_the_secret_database_does_not_exist(real_db, 
     output = _passed(real_db.run("test", "shop.tests.ItemTests", "-v", "2"))
     assert f"test_{missing}" in output
     assert missing not in real_db.databases()
+
+
+def test_tests_run_with_no_aws_from_a_static_values_settings_module(real_db, aws):
+    aws.client("secretsmanager").delete_secret(
+        SecretId="mysite/db", ForceDeleteWithoutRecovery=True
+    )
+    env = {
+        "SHOP_DB_SECRET": json.dumps(real_db.secret()),
+        "AWS_ENDPOINT_URL": "http://127.0.0.1:9",  # nothing listens: any AWS call would fail
+    }
+    output = _passed(real_db.run("test", "shop", "--settings=mysite.settings_test", env=env))
+    assert "Ran 2 tests" in output
 
 
 def test_pytest_django_create_db(real_db):
