@@ -26,7 +26,8 @@ import pytest
 from tests.support.canary import assert_no_secrets
 from tests.support.databases import DatabaseServer, unique_name
 
-ROOT = Path(__file__).resolve().parents[3]
+pytestmark = pytest.mark.slow
+
 TIMEOUT = 240
 ROWS = ["kept-alpha", "kept-beta", "kept-gamma"]
 
@@ -43,9 +44,12 @@ DATABASES = {{
 if os.environ.get("SHOP_TEST_NAME"):  # one test sets TEST["NAME"]
     DATABASES["default"]["TEST"] = {{"NAME": os.environ["SHOP_TEST_NAME"]}}
 
-from awsrefs_django import resolve_settings  # noqa: E402
+if os.environ.get("SHOP_BACKEND_ONLY"):  # one test: the backend without resolve_settings
+    SECRET_KEY = "plain-test-key-not-a-secret"
+else:
+    from awsrefs_django import resolve_settings
 
-resolve_settings(globals())
+    resolve_settings(globals())
 """
 
 MODELS = """
@@ -337,16 +341,11 @@ def test_migrate_again_changes_nothing(real_db):
     assert "No migrations to apply." in output
 
 
-def test_manage_py_test_uses_a_test_database_and_leaves_the_real_one_alone(real_db):
-    output = _passed(real_db.run("test", "shop", "-v", "2"))
-    assert "Ran 2 tests" in output
-    assert f"test_{real_db.real}" in output
-
-
-def test_manage_py_test_twice_in_a_row(real_db):
-    for _ in range(2):
-        output = _passed(real_db.run("test", "shop"))
+def test_manage_py_test_twice_uses_a_test_database_and_leaves_the_real_one_alone(real_db):
+    for _ in range(2):  # the second run finds nothing left behind to ask about
+        output = _passed(real_db.run("test", "shop", "-v", "2"))
         assert "Ran 2 tests" in output
+        assert f"Creating test database for alias 'default' ('test_{real_db.real}')" in output
         assert "Type 'yes'" not in output
 
 
@@ -365,6 +364,14 @@ def test_manage_py_test_parallel_clones_test_databases(real_db):
     output = _passed(real_db.run("test", "shop", "--parallel", "2", "-v", "2"))
     assert "Ran 2 tests" in output
     assert f"test_{real_db.real}_2" in output  # the clones Django made and destroyed
+
+
+def test_backend_alone_leaves_the_real_database_alone(real_db):
+    # Without resolve_settings, NAME/HOST/PORT are filled by the backend itself.
+    env = {"SHOP_BACKEND_ONLY": "1"}
+    output = _passed(real_db.run("test", "shop", "--parallel", "2", "-v", "2", env=env))
+    assert "Ran 2 tests" in output
+    assert f"test_{real_db.real}_1" in output
 
 
 def test_test_name_setting_is_used(real_db):

@@ -209,3 +209,40 @@ def test_the_resolver_is_kept_in_settings_not_in_a_module_global(aws, resolver, 
     assert settings[RESOLVER_SETTING] is resolver
     assert get_resolver(settings) is resolver
     assert get_resolver({}) is awsrefs.default_resolver()  # nothing else was changed
+
+
+def test_database_settings_left_empty_are_filled_from_the_secret(aws, resolver):
+    aws.put_secret(
+        "app/db",
+        {"username": "app", "password": "pw-db-Lk29-current", "host": "db.internal", "port": 5432}
+        | {"dbname": "shop", "engine": "postgres"},
+    )
+    options = {"secret": "secretsmanager:app/db"}
+    settings = {
+        "DATABASES": {
+            "default": {"ENGINE": "awsrefs_django.backends.postgresql", "OPTIONS": options},
+            "reports": {"NAME": "reports", "HOST": "", "OPTIONS": options},
+        }
+    }
+
+    resolve_settings(settings, resolver=resolver)
+
+    # As if the user had written them: pytest-django and Django's test runner read them here.
+    default, reports = settings["DATABASES"]["default"], settings["DATABASES"]["reports"]
+    assert (default["NAME"], default["HOST"], default["PORT"]) == ("shop", "db.internal", 5432)
+    assert (reports["NAME"], reports["HOST"], reports["PORT"]) == ("reports", "db.internal", 5432)
+    assert default["OPTIONS"]["secret"] == "secretsmanager:app/db"
+    assert "USER" not in default
+    assert "PASSWORD" not in default
+
+
+def test_a_database_secret_without_credentials_is_refused_naming_the_setting(aws, resolver):
+    aws.put_secret("app/db", {"host": "db.internal"})
+    settings = {"DATABASES": {"default": {"OPTIONS": {"secret": "secretsmanager:app/db"}}}}
+    before = {"DATABASES": {"default": {"OPTIONS": {"secret": "secretsmanager:app/db"}}}}
+
+    with pytest.raises(
+        ImproperlyConfigured, match=r"DATABASES\.default\.OPTIONS\.secret: .*'username'"
+    ):
+        resolve_settings(settings, resolver=resolver)
+    assert settings == before

@@ -12,11 +12,36 @@ from typing import Any
 from django.core.exceptions import ImproperlyConfigured
 
 import awsrefs
+from awsrefs.rotation import Credentials, CredentialsError
 
 REFERENCES_SETTING = "AWSREFS_REFERENCES"
 RESOLVER_SETTING = "AWSREFS_RESOLVER"
 DEFER_ERRORS_ENV = "AWSREFS_DEFER_ERRORS"
 _TRUE = frozenset({"1", "true", "yes", "on"})
+# Settings the database secret fills in when they are empty, with the secret's key for each.
+FILLABLE = {"NAME": "dbname", "HOST": "host", "PORT": "port"}
+
+
+def empty_fillable(entry: Mapping[str, Any]) -> list[str]:
+    """Return which of ``NAME``, ``HOST``, ``PORT`` a ``DATABASES`` entry leaves to the secret.
+
+    Left out or ``""`` is empty. ``NAME = None`` is not: it is Django's own "no database"
+    (the maintenance connection of ``_nodb_cursor()``), never the secret's ``dbname``.
+    """
+    empty = []
+    for name in FILLABLE:
+        value = entry.get(name, "")
+        if (value is None and name != "NAME") or (isinstance(value, str) and value == ""):
+            empty.append(name)
+    return empty
+
+
+def fill_from_credentials(entry: MutableMapping[str, Any], creds: Credentials) -> None:
+    """Put the secret's ``dbname``, ``host``, ``port`` where ``entry`` leaves them empty."""
+    for name in empty_fillable(entry):
+        value = getattr(creds, FILLABLE[name])
+        if value is not None:
+            entry[name] = value if name == "PORT" else str(value)
 
 
 def get_resolver(settings: Mapping[str, Any] | None = None) -> awsrefs.Resolver:
@@ -202,9 +227,20 @@ def check_settings(
 
 def _with_secret(databases: Mapping[str, Any], alias: str, reference: str) -> dict[str, Any]:
     # The resolved copy had the whole secret put in; put the reference back, copying each
-    # level so that nothing the settings file owns is modified.
+    # level so that nothing the settings file owns is modified. NAME/HOST/PORT left empty
+    # take the secret's values here already, so that settings.DATABASES says where the
+    # database is (pytest-django and others read it there).
     entry = dict(databases[alias])
+    value = entry["OPTIONS"]["secret"]
     entry["OPTIONS"] = {**entry["OPTIONS"], "secret": reference}
+    if empty_fillable(entry):
+        try:
+            creds = Credentials.from_secret(value, secret=reference)
+        except CredentialsError as error:
+            raise ImproperlyConfigured(
+                f"awsrefs: DATABASES.{alias}.OPTIONS.secret: {error}"
+            ) from error
+        fill_from_credentials(entry, creds)
     return {**databases, alias: entry}
 
 

@@ -11,23 +11,12 @@ from django.core.exceptions import ImproperlyConfigured
 
 from awsrefs import RefError
 from awsrefs.rotation import Credentials, RotatingCredentials
-from awsrefs_django._settings import get_resolver
+from awsrefs_django._settings import empty_fillable, fill_from_credentials, get_resolver
 
 # OPTIONS keys read by these backends, never passed to the driver.
 SECRET_OPTION = "secret"
 RETRY_BUDGET_OPTION = "retry_budget"
 OWN_OPTIONS = (SECRET_OPTION, RETRY_BUDGET_OPTION)
-# Settings the secret fills in when they are empty, with the secret's key for each.
-FILLABLE = {"NAME": "dbname", "HOST": "host", "PORT": "port"}
-
-
-def _is_empty(settings_dict: dict[str, Any], name: str) -> bool:
-    value: Any = settings_dict.get(name, "")
-    # NAME None is Django's own "no database" (the maintenance connection of _nodb_cursor):
-    # it must stay None, never become the secret's dbname.
-    if value is None:
-        return name != "NAME"
-    return bool(value == "")
 
 
 class SecretCredentialsMixin:
@@ -76,7 +65,7 @@ class SecretCredentialsMixin:
         # its clones and the maintenance connection (NAME None: no database), and each new
         # connection must go where Django says. Only USER and PASSWORD come from the secret
         # at each connection.
-        empty = [name for name in FILLABLE if _is_empty(self.settings_dict, name)]
+        empty = empty_fillable(self.settings_dict)
         if not empty:
             return
         try:
@@ -86,10 +75,7 @@ class SecretCredentialsMixin:
                 f"{where}: {', '.join(empty)} left to OPTIONS['secret'], which could not be "
                 f"read: {error}"
             ) from error
-        for name in empty:
-            value = getattr(creds, FILLABLE[name])
-            if value is not None:
-                self.settings_dict[name] = value if name == "PORT" else str(value)
+        fill_from_credentials(self.settings_dict, creds)
 
     @contextlib.contextmanager
     def login_in_settings(self) -> Iterator[None]:
