@@ -130,6 +130,32 @@ _awsrefs.enter_context(static_values({
 from mysite.settings import *  # noqa: E402,F403
 """
 
+# A user's test that points the live connection elsewhere (as override_settings-style helpers
+# and Django's own test machinery do): the next connection must go there, not to the secret's.
+SETTINGS_DICT_TESTS = """
+from unittest import mock
+
+from django.db import connection
+from django.test import TransactionTestCase
+
+
+class SettingsDictTests(TransactionTestCase):
+    def test_next_connection_follows_settings_dict(self):
+        other = "postgres" if connection.vendor == "postgresql" else None
+        connection.close()
+        with mock.patch.dict(connection.settings_dict, {"NAME": other}):
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT current_database()" if connection.vendor == "postgresql"
+                    else "SELECT DATABASE()"
+                )
+                self.assertEqual(cursor.fetchone()[0], other)
+            connection.close()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT 1")
+        self.assertTrue(connection.settings_dict["NAME"].startswith("test_"))
+"""
+
 PYTEST_TESTS = """
 import pytest
 from django.db import connection
@@ -265,6 +291,7 @@ def _make_project(directory: Path, engine: str, real: str) -> None:
         DJANGO_TESTS.replace("{real}", real).replace("{test_prefix}", prefix),
     )
     _write(directory / "shop" / "test_with_pytest.py", PYTEST_TESTS.replace("{real}", real))
+    _write(directory / "shop" / "settings_dict_checks.py", SETTINGS_DICT_TESTS)
 
 
 def _grant(server: DatabaseServer, user: str) -> None:
@@ -372,6 +399,11 @@ def test_backend_alone_leaves_the_real_database_alone(real_db):
     output = _passed(real_db.run("test", "shop", "--parallel", "2", "-v", "2", env=env))
     assert "Ran 2 tests" in output
     assert f"test_{real_db.real}_1" in output
+
+
+def test_connection_follows_changes_of_its_settings_dict(real_db):
+    output = _passed(real_db.run("test", "shop.settings_dict_checks"))
+    assert "Ran 1 test" in output
 
 
 def test_test_name_setting_is_used(real_db):
