@@ -246,3 +246,12 @@ def test_a_database_secret_without_credentials_is_refused_naming_the_setting(aws
     ):
         resolve_settings(settings, resolver=resolver)
     assert settings == before
+
+
+def test_deferred_a_database_secret_without_credentials_does_not_stop_the_checks(aws, resolver):
+    aws.put_secret("app/db", {"host": "db.internal"})
+    settings = {"DATABASES": {"default": {"OPTIONS": {"secret": "secretsmanager:app/db"}}}}
+
+    resolve_settings(settings, resolver=resolver, defer_errors=True)
+
+    assert "NAME" not in settings["DATABASES"]["default"]  # the backend reports it on use

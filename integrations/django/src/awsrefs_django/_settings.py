@@ -125,10 +125,11 @@ def resolve_settings(
     database_refs = database_secrets(original.get("DATABASES"))
     chosen = resolver
     resolver = resolver or get_resolver(settings)
+    defer = defer_errors_requested() if defer_errors is None else defer_errors
     try:
         resolved = resolver.resolve(original)
     except awsrefs.ResolutionError as error:
-        if not (defer_errors_requested() if defer_errors is None else defer_errors):
+        if not defer:
             raise ImproperlyConfigured(
                 f"awsrefs: settings could not be resolved; nothing was changed.\n{error}\n"
                 f"For the status of every reference: {DEFER_ERRORS_ENV}=1 python manage.py "
@@ -144,7 +145,9 @@ def resolve_settings(
             resolved["SECRET_KEY"] = "awsrefs-unresolved-" + secrets.token_urlsafe(40)
     for alias, reference in database_refs.items():
         if "DATABASES" in resolved:
-            resolved["DATABASES"] = _with_secret(resolved["DATABASES"], alias, reference)
+            resolved["DATABASES"] = _with_secret(
+                resolved["DATABASES"], alias, reference, strict=not defer
+            )
     changed = {
         name: value
         for name, value in original.items()
@@ -225,7 +228,9 @@ def check_settings(
     return (resolver or get_resolver(settings)).check(merged)
 
 
-def _with_secret(databases: Mapping[str, Any], alias: str, reference: str) -> dict[str, Any]:
+def _with_secret(
+    databases: Mapping[str, Any], alias: str, reference: str, *, strict: bool
+) -> dict[str, Any]:
     # The resolved copy had the whole secret put in; put the reference back, copying each
     # level so that nothing the settings file owns is modified. NAME/HOST/PORT left empty
     # take the secret's values here already, so that settings.DATABASES says where the
@@ -237,10 +242,12 @@ def _with_secret(databases: Mapping[str, Any], alias: str, reference: str) -> di
         try:
             creds = Credentials.from_secret(value, secret=reference)
         except CredentialsError as error:
-            raise ImproperlyConfigured(
-                f"awsrefs: DATABASES.{alias}.OPTIONS.secret: {error}"
-            ) from error
-        fill_from_credentials(entry, creds)
+            if strict:
+                where = f"DATABASES.{alias}.OPTIONS.secret"
+                raise ImproperlyConfigured(f"awsrefs: {where}: {error}") from error
+            # A check is starting: the backend says the same when a connection is made.
+        else:
+            fill_from_credentials(entry, creds)
     return {**databases, alias: entry}
 
 
