@@ -406,6 +406,13 @@ def test_connection_follows_changes_of_its_settings_dict(real_db):
     assert "Ran 1 test" in output
 
 
+def test_dbshell_logs_in_with_the_secret(real_db):
+    query = ["-c", "SELECT current_database()"] if real_db.engine == "postgresql" else []
+    query = query or ["-e", "SELECT DATABASE()"]
+    output = _passed(real_db.run("dbshell", "--", *query))
+    assert real_db.real in output
+
+
 def test_test_name_setting_is_used(real_db):
     name = unique_name("test_custom")
     output = _passed(

@@ -30,6 +30,8 @@ class DatabaseWrapper(SecretCredentialsMixin, base.DatabaseWrapper):  # type: ig
     with the secret's current credentials each time the pool opens a connection.
     """
 
+    client_class = DatabaseClient
+
     @property
     def pool(self) -> Any:
         """Django's pool, whose new connections take credentials from the secret."""
