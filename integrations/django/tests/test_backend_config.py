@@ -14,8 +14,8 @@ def _settings(**changes):
         "NAME": "app",
         "USER": "",
         "PASSWORD": "",
-        "HOST": "",
-        "PORT": "",
+        "HOST": "db.internal",
+        "PORT": 5432,
         "OPTIONS": {"secret": "secretsmanager:app/db"},
         "CONN_MAX_AGE": 0,
         "CONN_HEALTH_CHECKS": False,
@@ -52,3 +52,49 @@ def test_settings_dict_is_the_connections_own_copy():
     assert wrapper.settings_dict is not settings_dict
     assert wrapper.settings_dict["OPTIONS"] is not settings_dict["OPTIONS"]
     assert wrapper.awsrefs_credentials.secret.secret_id == "app/db"
+
+
+def _rds_secret(aws, **changes):
+    value = {"engine": "postgres", "host": "db.internal", "port": 5433, "dbname": "shop"}
+    value.update(username="shop_owner", password="pw-backend-config-Xt52", **changes)
+    aws.put_secret("app/db", value)
+
+
+def test_empty_name_host_port_are_filled_from_the_secret_once(aws):
+    _rds_secret(aws)
+    wrapper = base.DatabaseWrapper(_settings(NAME="", HOST="", PORT=""), "default")
+    assert (wrapper.settings_dict["NAME"], wrapper.settings_dict["HOST"]) == ("shop", "db.internal")
+    assert wrapper.settings_dict["PORT"] == 5433
+    # Only the login comes from the secret at each connection; where to connect is
+    # settings_dict's (the test database name Django writes there included).
+    assert wrapper.login_params(wrapper.awsrefs_credentials.current()).keys() == {
+        "user",
+        "password",
+    }
+
+
+def test_settings_win_over_the_secret(aws):
+    _rds_secret(aws)
+    wrapper = base.DatabaseWrapper(_settings(NAME="reports", HOST="proxy.internal"), "default")
+    settings_dict = wrapper.settings_dict
+    assert (settings_dict["NAME"], settings_dict["HOST"], settings_dict["PORT"]) == (
+        "reports",
+        "proxy.internal",
+        5432,
+    )
+
+
+def test_maintenance_connection_keeps_no_database(aws):
+    # Django's _nodb_cursor() copies settings_dict with NAME None: the server's default
+    # database ('postgres'), never the secret's dbname.
+    _rds_secret(aws)
+    wrapper = base.DatabaseWrapper(_settings(NAME="", HOST="", PORT=""), "default")
+    nodb = base.DatabaseWrapper({**wrapper.settings_dict, "NAME": None}, "__no_db__")
+    assert nodb.settings_dict["NAME"] is None
+    assert nodb.settings_dict["HOST"] == "db.internal"
+
+
+def test_unreadable_secret_is_reported_with_the_alias(aws):
+    options = {"secret": "secretsmanager:app/never-created"}
+    with pytest.raises(ImproperlyConfigured, match=r"DATABASES\['default'\]: NAME, HOST, PORT"):
+        base.DatabaseWrapper(_settings(NAME="", HOST="", PORT="", OPTIONS=options), "default")

@@ -95,9 +95,13 @@ def project(aws, postgres_server, canary):
     return user
 
 
-def _run(*args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    *args: str, code: str | None = None, defer: bool = False
+) -> subprocess.CompletedProcess[str]:
     command = [sys.executable, "-c", code] if code else [sys.executable, "manage.py", *args]
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "exampleproject.settings"}
+    if defer:  # the documented switch that lets the checks start and report
+        env["AWSREFS_DEFER_ERRORS"] = "1"
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT), env.get("PYTHONPATH")) if p)
     result = subprocess.run(
         command, cwd=PROJECT, env=env, capture_output=True, text=True, timeout=120, check=False
@@ -152,7 +156,7 @@ def test_awsrefs_check_fails_naming_each_bad_setting(aws, canary):
     aws.put_secret("exampleproject/django", {"secret_key": canary})
     aws.put_parameter("/exampleproject/allowed-host", "app.example.com")
 
-    result = _run("awsrefs_check")
+    result = _run("awsrefs_check", defer=True)
 
     assert result.returncode == 1
     failed = [line for line in result.stdout.splitlines() if "not found" in line]
@@ -172,7 +176,7 @@ def test_awsrefs_check_fails_naming_each_bad_setting(aws, canary):
 def test_django_check_reports_unresolved_references(aws, canary):
     aws.put_secret("exampleproject/django", {"secret_key": canary})
 
-    result = _run("check", "--deploy")
+    result = _run("check", "--deploy", defer=True)
 
     assert result.returncode != 0
     assert "awsrefs.E001" in result.stderr

@@ -16,6 +16,7 @@ import sys
 import time
 from pathlib import Path
 
+import django
 import pytest
 
 from tests.support.canary import assert_no_secrets
@@ -146,6 +147,9 @@ SCENARIOS = [
         0,
         {"min_size": 1, "max_size": THREADS, "max_lifetime": 1.0},
         id="postgresql-native-pool",
+        marks=pytest.mark.skipif(
+            django.VERSION < (5, 1), reason="Django's connection pool is new in Django 5.1"
+        ),
     ),
     pytest.param("mariadb_server", "mysql", 0, None, id="mariadb-conn_max_age=0"),
     pytest.param("mariadb_server", "mysql", 1, None, id="mariadb-conn_max_age=1"),

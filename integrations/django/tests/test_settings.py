@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from awsrefs_django import REFERENCES_SETTING, check_settings, resolve_settings
+from awsrefs_django import (
+    REFERENCES_SETTING,
+    RESOLVER_SETTING,
+    check_settings,
+    get_resolver,
+    resolve_settings,
+)
 from django.core.exceptions import ImproperlyConfigured
 
 import awsrefs
@@ -165,3 +171,87 @@ def test_check_settings_sees_originals_after_resolution(aws, resolver, canary):
     assert all(c.ok for c in checked)
     assert resolver.stats.total_calls == calls  # served from the cache
     assert_no_secrets(repr(checked), "check results")
+
+
+def test_deferred_secret_key_becomes_a_random_key_of_this_process(aws, resolver):
+    settings = {"SECRET_KEY": "secretsmanager:app/django:secret_key", "DEBUG": False}
+
+    resolve_settings(settings, resolver=resolver, defer_errors=True)
+
+    # Django refuses to start without SECRET_KEY; the checks must start to report it.
+    assert settings["SECRET_KEY"].startswith("awsrefs-unresolved-")
+    assert len(settings["SECRET_KEY"]) > 50
+    assert settings[REFERENCES_SETTING]["SECRET_KEY"] == "secretsmanager:app/django:secret_key"
+    statuses = {c.path: c.status for c in check_settings(settings)}
+    assert statuses == {"SECRET_KEY": "not found"}
+
+
+@pytest.mark.parametrize(
+    ("value", "defers"), [("1", True), ("true", True), ("", False), ("0", False)]
+)
+def test_the_switch_is_the_environment_variable(aws, resolver, monkeypatch, value, defers):
+    monkeypatch.setenv("AWSREFS_DEFER_ERRORS", value)
+    settings = {"SECRET_KEY": "secretsmanager:app/django:secret_key"}
+    if defers:
+        resolve_settings(settings, resolver=resolver)
+        assert REFERENCES_SETTING in settings
+    else:
+        with pytest.raises(ImproperlyConfigured, match=r"AWSREFS_DEFER_ERRORS=1 python manage\.py"):
+            resolve_settings(settings, resolver=resolver)
+
+
+def test_the_resolver_is_kept_in_settings_not_in_a_module_global(aws, resolver, canary):
+    aws.put_secret("app/django", {"secret_key": canary})
+    settings = {"SECRET_KEY": "secretsmanager:app/django:secret_key"}
+
+    resolve_settings(settings, resolver=resolver)
+
+    assert settings[RESOLVER_SETTING] is resolver
+    assert get_resolver(settings) is resolver
+    assert get_resolver({}) is awsrefs.default_resolver()  # nothing else was changed
+
+
+def test_database_settings_left_empty_are_filled_from_the_secret(aws, resolver):
+    aws.put_secret(
+        "app/db",
+        {"username": "app", "password": "pw-db-Lk29-current", "host": "db.internal", "port": 5432}
+        | {"dbname": "shop", "engine": "postgres"},
+    )
+    options = {"secret": "secretsmanager:app/db"}
+    settings = {
+        "DATABASES": {
+            "default": {"ENGINE": "awsrefs_django.backends.postgresql", "OPTIONS": options},
+            "reports": {"NAME": "reports", "HOST": "", "OPTIONS": options},
+        }
+    }
+
+    resolve_settings(settings, resolver=resolver)
+
+    # As if the user had written them: pytest-django and Django's test runner read them here.
+    default, reports = settings["DATABASES"]["default"], settings["DATABASES"]["reports"]
+    assert (default["NAME"], default["HOST"], default["PORT"]) == ("shop", "db.internal", 5432)
+    assert (reports["NAME"], reports["HOST"], reports["PORT"]) == ("reports", "db.internal", 5432)
+    assert default["OPTIONS"]["secret"] == "secretsmanager:app/db"
+    assert "USER" not in default
+    assert "PASSWORD" not in default
+
+
+def test_a_database_secret_without_credentials_is_refused_naming_the_setting(aws, resolver):
+    aws.put_secret("app/db", {"host": "db.internal"})
+    settings = {"DATABASES": {"default": {"OPTIONS": {"secret": "secretsmanager:app/db"}}}}
+    before = {"DATABASES": {"default": {"OPTIONS": {"secret": "secretsmanager:app/db"}}}}
+
+    with pytest.raises(
+        ImproperlyConfigured, match=r"DATABASES\.default\.OPTIONS\.secret: .*'username'"
+    ):
+        resolve_settings(settings, resolver=resolver)
+    assert settings == before
+
+
+def test_deferred_a_database_secret_without_credentials_does_not_stop_the_checks(aws, resolver):
+    aws.put_secret("app/db", {"host": "db.internal"})
+    settings = {"DATABASES": {"default": {"OPTIONS": {"secret": "secretsmanager:app/db"}}}}
+
+    resolve_settings(settings, resolver=resolver, defer_errors=True)
+
+    assert "NAME" not in settings["DATABASES"]["default"]  # the backend reports it on use

@@ -102,7 +102,6 @@ def test_flask_awsrefs_check_command(aws, canary):
     env = {
         **os.environ,
         "AWS_ENDPOINT_URL": aws.endpoint_url,
-        "FLASK_AWSREFS_ENABLED": "false",  # so that a broken reference does not stop start-up
         "FLASK_SUPPORT_EMAIL": "ssm:/myapp/prod/missing-email",
     }
 

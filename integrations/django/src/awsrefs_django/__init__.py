@@ -8,23 +8,30 @@ Last line of ``settings.py``::
 
 Database backends ``awsrefs_django.backends.postgresql`` and ``awsrefs_django.backends.mysql``
 take their credentials from ``OPTIONS["secret"]`` at each new connection. Add
-``"awsrefs_django"`` to ``INSTALLED_APPS`` for ``manage.py awsrefs_check`` and the system check.
+``"awsrefs_django"`` to ``INSTALLED_APPS`` for ``manage.py awsrefs_check`` and the system check;
+``AWSREFS_DEFER_ERRORS=1`` lets them start when references fail, to report them.
 """
 
 from __future__ import annotations
 
 from awsrefs_django._settings import (
+    DEFER_ERRORS_ENV,
     REFERENCES_SETTING,
+    RESOLVER_SETTING,
     check_settings,
     database_secrets,
+    defer_errors_requested,
     get_resolver,
     resolve_settings,
 )
 
 __all__ = [
+    "DEFER_ERRORS_ENV",
     "REFERENCES_SETTING",
+    "RESOLVER_SETTING",
     "check_settings",
     "database_secrets",
+    "defer_errors_requested",
     "get_resolver",
     "resolve_settings",
 ]

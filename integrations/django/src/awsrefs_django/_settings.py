@@ -5,30 +5,76 @@ from __future__ import annotations
 
 import os
 import re
-import sys
+import secrets
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 import awsrefs
+from awsrefs.rotation import Credentials, CredentialsError
 
 REFERENCES_SETTING = "AWSREFS_REFERENCES"
-# Commands that must start even when references fail, so they can report them.
-_REPORTING_COMMANDS = frozenset({"awsrefs_check", "check"})
-_MANAGE_PROGRAMS = frozenset({"manage.py", "django-admin", "django-admin.py", "__main__.py"})
+RESOLVER_SETTING = "AWSREFS_RESOLVER"
+DEFER_ERRORS_ENV = "AWSREFS_DEFER_ERRORS"
+_TRUE = frozenset({"1", "true", "yes", "on"})
+# Settings the database secret fills in when they are empty, with the secret's key for each.
+FILLABLE = {"NAME": "dbname", "HOST": "host", "PORT": "port"}
 
-_resolver: awsrefs.Resolver | None = None
+
+def empty_fillable(entry: Mapping[str, Any]) -> list[str]:
+    """Return which of ``NAME``, ``HOST``, ``PORT`` a ``DATABASES`` entry leaves to the secret.
+
+    Left out or ``""`` is empty. ``NAME = None`` is not: it is Django's own "no database"
+    (the maintenance connection of ``_nodb_cursor()``), never the secret's ``dbname``.
+    """
+    empty = []
+    for name in FILLABLE:
+        value = entry.get(name, "")
+        if (value is None and name != "NAME") or (isinstance(value, str) and value == ""):
+            empty.append(name)
+    return empty
 
 
-def get_resolver() -> awsrefs.Resolver:
+def fill_from_credentials(entry: MutableMapping[str, Any], creds: Credentials) -> None:
+    """Put the secret's ``dbname``, ``host``, ``port`` where ``entry`` leaves them empty."""
+    for name in empty_fillable(entry):
+        value = getattr(creds, FILLABLE[name])
+        if value is not None:
+            entry[name] = value if name == "PORT" else str(value)
+
+
+def get_resolver(settings: Mapping[str, Any] | None = None) -> awsrefs.Resolver:
     """Return the resolver the Django integration uses.
 
-    It is the one passed to :func:`resolve_settings`, else ``awsrefs.default_resolver()``.
-    The database backends and the check command use it too, so the values fetched while
-    loading settings (the database secret included) are served from its cache.
+    It is the one passed to :func:`resolve_settings`, which keeps it in the setting
+    ``AWSREFS_RESOLVER``, else ``awsrefs.default_resolver()``. The database backends and the
+    checks use it too, so the values fetched while loading settings (the database secret
+    included) are served from its cache.
+
+    Args:
+        settings: A settings mapping to look in; by default Django's settings (when they are
+            configured).
     """
-    return _resolver if _resolver is not None else awsrefs.default_resolver()
+    if settings is not None:
+        found = settings.get(RESOLVER_SETTING)
+    else:
+        from django.conf import settings as django_settings
+
+        try:
+            found = getattr(django_settings, RESOLVER_SETTING, None)
+        except ImproperlyConfigured:  # Django is not configured: nothing to look in
+            found = None
+    return found if isinstance(found, awsrefs.Resolver) else awsrefs.default_resolver()
+
+
+def defer_errors_requested() -> bool:
+    """Tell whether ``AWSREFS_DEFER_ERRORS`` asks :func:`resolve_settings` to defer failures.
+
+    Set it (``1``, ``true``, ``yes``) for a process that must start even when references
+    fail so that it can report them: ``AWSREFS_DEFER_ERRORS=1 python manage.py awsrefs_check``.
+    """
+    return os.environ.get(DEFER_ERRORS_ENV, "").strip().lower() in _TRUE
 
 
 def resolve_settings(
@@ -56,41 +102,52 @@ def resolve_settings(
 
     Args:
         settings: The settings module's namespace, ``globals()``.
-        resolver: Resolver to use (default ``awsrefs.default_resolver()``); remembered for the
-            database backends and the checks.
+        resolver: Resolver to use (default ``awsrefs.default_resolver()``); kept in the setting
+            ``AWSREFS_RESOLVER`` for the database backends and the checks.
         defer_errors: When True, failures do not raise: the settings that failed are removed
-            (Django's defaults apply) and kept in ``AWSREFS_REFERENCES`` for the checks to
-            report; the others are resolved. By default True only when the process runs
-            ``manage.py awsrefs_check`` or ``manage.py check``, so that they can start and
-            report every reference.
+            (Django's defaults apply; a failed ``SECRET_KEY`` becomes a random key of this
+            process only, so Django can start) and kept in ``AWSREFS_REFERENCES`` for the
+            checks to report; the others are resolved. Never use it for a process that serves
+            requests. By default True only when the environment variable
+            ``AWSREFS_DEFER_ERRORS`` is set (``1``, ``true``, ``yes``), the switch for
+            ``manage.py awsrefs_check`` and ``manage.py check``.
 
     Raises:
         ImproperlyConfigured: Listing every setting path that failed and why (never a value),
             chained to the :class:`awsrefs.ResolutionError`.
     """
-    global _resolver
-    if resolver is not None:
-        _resolver = resolver
-    names = [name for name in settings if name.isupper() and name != REFERENCES_SETTING]
+    names = [
+        name
+        for name in settings
+        if name.isupper() and name not in (REFERENCES_SETTING, RESOLVER_SETTING)
+    ]
     original = {name: settings[name] for name in names}
-    secrets = database_secrets(original.get("DATABASES"))
-    resolver = get_resolver()
+    database_refs = database_secrets(original.get("DATABASES"))
+    chosen = resolver
+    resolver = resolver or get_resolver(settings)
+    defer = defer_errors_requested() if defer_errors is None else defer_errors
     try:
         resolved = resolver.resolve(original)
     except awsrefs.ResolutionError as error:
-        if not _defer(defer_errors):
+        if not defer:
             raise ImproperlyConfigured(
-                f"awsrefs: settings could not be resolved (run 'manage.py awsrefs_check' "
-                f"for the status of every reference).\n{error}"
+                f"awsrefs: settings could not be resolved; nothing was changed.\n{error}\n"
+                f"For the status of every reference: {DEFER_ERRORS_ENV}=1 python manage.py "
+                "awsrefs_check"
             ) from error
-        # A check command is starting: it reports the failures. The failed settings are
-        # removed (Django's defaults apply, so Django itself can start); the rest resolve
-        # from the cache this pass just filled.
+        # A check is starting (explicitly asked for): it reports the failures. The failed
+        # settings are removed (Django's defaults apply, so Django itself can start); the
+        # rest resolve from the cache this pass just filled.
         failed = {_setting_name(failure.path) for failure in error.failures}
         resolved = resolver.resolve({n: v for n, v in original.items() if n not in failed})
-    for alias, reference in secrets.items():
+        if "SECRET_KEY" in failed:
+            # Django refuses to start without one; this one is random and dies with the process.
+            resolved["SECRET_KEY"] = "awsrefs-unresolved-" + secrets.token_urlsafe(40)
+    for alias, reference in database_refs.items():
         if "DATABASES" in resolved:
-            resolved["DATABASES"] = _with_secret(resolved["DATABASES"], alias, reference)
+            resolved["DATABASES"] = _with_secret(
+                resolved["DATABASES"], alias, reference, strict=not defer
+            )
     changed = {
         name: value
         for name, value in original.items()
@@ -102,6 +159,8 @@ def resolve_settings(
         else:
             del settings[name]
     settings[REFERENCES_SETTING] = changed
+    if chosen is not None:
+        settings[RESOLVER_SETTING] = chosen
 
 
 def database_secrets(databases: Any) -> dict[str, str]:
@@ -154,7 +213,7 @@ def check_settings(
 
     Args:
         settings: UPPERCASE names to values, such as ``{n: getattr(django_settings, n)...}``.
-        resolver: Default: :func:`get_resolver`.
+        resolver: Default: :func:`get_resolver` of ``settings``.
 
     Returns:
         One entry per reference, with its setting path and status.
@@ -163,30 +222,34 @@ def check_settings(
     merged = {
         name: value
         for name, value in settings.items()
-        if name.isupper() and name != REFERENCES_SETTING
+        if name.isupper() and name not in (REFERENCES_SETTING, RESOLVER_SETTING)
     }
     merged.update(originals)
-    return (resolver or get_resolver()).check(merged)
+    return (resolver or get_resolver(settings)).check(merged)
 
 
-def _with_secret(databases: Mapping[str, Any], alias: str, reference: str) -> dict[str, Any]:
+def _with_secret(
+    databases: Mapping[str, Any], alias: str, reference: str, *, strict: bool
+) -> dict[str, Any]:
     # The resolved copy had the whole secret put in; put the reference back, copying each
-    # level so that nothing the settings file owns is modified.
+    # level so that nothing the settings file owns is modified. NAME/HOST/PORT left empty
+    # take the secret's values here already, so that settings.DATABASES says where the
+    # database is (pytest-django and others read it there).
     entry = dict(databases[alias])
+    value = entry["OPTIONS"]["secret"]
     entry["OPTIONS"] = {**entry["OPTIONS"], "secret": reference}
+    if empty_fillable(entry):
+        try:
+            creds = Credentials.from_secret(value, secret=reference)
+        except CredentialsError as error:
+            if strict:
+                where = f"DATABASES.{alias}.OPTIONS.secret"
+                raise ImproperlyConfigured(f"awsrefs: {where}: {error}") from error
+            # A check is starting: the backend says the same when a connection is made.
+        else:
+            fill_from_credentials(entry, creds)
     return {**databases, alias: entry}
 
 
 def _setting_name(path: str) -> str:
     return re.split(r"[.\[]", path, maxsplit=1)[0]
-
-
-def _defer(defer_errors: bool | None) -> bool:
-    if defer_errors is not None:
-        return defer_errors
-    argv = sys.argv
-    return (
-        len(argv) > 1
-        and os.path.basename(argv[0]) in _MANAGE_PROGRAMS
-        and argv[1] in _REPORTING_COMMANDS
-    )

@@ -3,70 +3,24 @@ from __future__ import annotations
 import logging
 import types
 from collections.abc import Iterable, Mapping, Sequence, Set
-from dataclasses import dataclass
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
 
 import awsrefs
+from awsrefs_flask._cli import (
+    cli,
+    command_line_error,
+    loading_for_command_lookup,
+    refuse_app_commands,
+)
+from awsrefs_flask._state import EXTENSION_NAME, AwsRefsState, ConfigError
 
 logger = logging.getLogger("awsrefs_flask")
 
-EXTENSION_NAME = "awsrefs"
 OPTION_PREFIX = "AWSREFS_"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
-
-
-class ConfigError(awsrefs.ResolutionError):
-    """References in ``app.config`` that could not be resolved.
-
-    A :class:`awsrefs.ResolutionError` (so ``except awsrefs.RefError`` catches it too) raised
-    by :meth:`AwsRefs.init_app`, chained to the resolver's error. ``str(error)`` names the
-    app and lists every failed reference with its config key, such as
-    ``SQLALCHEMY_ENGINE_OPTIONS.connect_args.password``; it never contains a value.
-
-    Attributes:
-        failures: One :class:`awsrefs.Failure` per failed reference.
-        app_name: ``app.name`` of the Flask app being configured.
-    """
-
-    def __init__(self, failures: Iterable[awsrefs.Failure], *, app_name: str) -> None:
-        super().__init__(failures)
-        self.app_name = app_name
-        count = len(self.failures)
-        lines = [
-            f"Flask app {app_name!r}: {count} {'reference' if count == 1 else 'references'} "
-            "in app.config could not be resolved:",
-            *(f"  - {failure}" for failure in self.failures),
-            "(With AWSREFS_ENABLED = False, `flask awsrefs check` lists every reference "
-            "and its status.)",
-        ]
-        self.args = ("\n".join(lines),)
-
-
-@dataclass(frozen=True)
-class AwsRefsState:
-    """What :meth:`AwsRefs.init_app` stores in ``app.extensions["awsrefs"]``.
-
-    Attributes:
-        extension: The :class:`AwsRefs` instance that was registered.
-        resolver: The resolver used for this app (also the one to use in views).
-        references: The config entries that held references, as written before they were
-            resolved (read-only). ``flask awsrefs check`` reports on these.
-        enabled: False when ``AWSREFS_ENABLED`` turned resolution off.
-    """
-
-    extension: AwsRefs
-    resolver: awsrefs.Resolver
-    references: Mapping[str, Any]
-    enabled: bool
-
-    def __repr__(self) -> str:  # the references are not values, but keep the repr short
-        return (
-            f"AwsRefsState(resolver={self.resolver!r}, keys={sorted(self.references)!r}, "
-            f"enabled={self.enabled!r})"
-        )
 
 
 class AwsRefs:
@@ -125,7 +79,12 @@ class AwsRefs:
             RuntimeError: An ``AwsRefs`` instance is already registered on ``app``.
             ValueError: An ``AWSREFS_*`` option is invalid, or set together with
                 ``resolver=``.
-            ConfigError: References could not be resolved; lists each config key.
+            ConfigError: References could not be resolved; lists each config key. Under the
+                ``flask`` command line, while it looks for a command (``flask --help``,
+                ``flask awsrefs check``, the app's own commands), the app loads instead with
+                the config left as it was: ``flask awsrefs check`` reports every failure and
+                every other command stops with this error (printed by click as
+                ``Error: ...``, exit status 1, no traceback).
         """
         if EXTENSION_NAME in app.extensions:
             raise RuntimeError(
@@ -138,28 +97,36 @@ class AwsRefs:
         keys = _selected_keys(config)
         references = {key: config[key] for key in keys if _holds_reference(config[key])}
 
+        failed: ConfigError | None = None
         if enabled and references:
             try:
                 resolved = resolver.resolve(references)
             except awsrefs.ResolutionError as error:
-                raise ConfigError(error.failures, app_name=app.name) from error
-            # Nothing above changed the config; now apply everything at once.
-            for key in references:
-                if key in resolved:
-                    config[key] = resolved[key]
-                else:
-                    del config[key]  # an optional reference whose target does not exist
-            logger.debug("resolved references in %d config keys of %r", len(references), app.name)
+                failed = ConfigError(error.failures, app_name=app.name)
+                failed.__cause__ = error
+                if not loading_for_command_lookup():
+                    raise command_line_error(failed) from error
+            else:
+                # Nothing above changed the config; now apply everything at once.
+                for key in references:
+                    if key in resolved:
+                        config[key] = resolved[key]
+                    else:
+                        del config[key]  # an optional reference whose target does not exist
+                logger.debug(
+                    "resolved references in %d config keys of %r", len(references), app.name
+                )
 
         app.extensions[EXTENSION_NAME] = AwsRefsState(
             extension=self,
             resolver=resolver,
             references=types.MappingProxyType(references),
             enabled=enabled,
+            error=failed,
         )
-        from awsrefs_flask._cli import cli
-
         app.cli.add_command(cli)
+        if failed is not None:
+            refuse_app_commands(app, failed)
 
     def _make_resolver(self, config: Mapping[str, Any]) -> awsrefs.Resolver:
         region = _as_text(config, "AWSREFS_REGION")
@@ -188,29 +155,6 @@ class AwsRefs:
             endpoint_url=endpoint_url,
             ttl=300.0 if ttl is None else ttl,
         )
-
-
-def get_state(app: Flask | None = None) -> AwsRefsState:
-    """Return what :meth:`AwsRefs.init_app` registered on ``app`` (default: ``current_app``).
-
-    Raises:
-        RuntimeError: ``AwsRefs`` was not initialized on the app.
-    """
-    app = current_app if app is None else app
-    state = app.extensions.get(EXTENSION_NAME)
-    if not isinstance(state, AwsRefsState):
-        raise RuntimeError(
-            "AwsRefs is not initialized on this Flask app; call AwsRefs().init_app(app) first"
-        )
-    return state
-
-
-def get_resolver(app: Flask | None = None) -> awsrefs.Resolver:
-    """Return the resolver of ``app`` (default: ``current_app``), e.g. for ``get`` in views.
-
-    >>> get_resolver().get("ssm:/myapp/prod/feature-flags")  # doctest: +SKIP
-    """
-    return get_state(app).resolver
 
 
 def _selected_keys(config: Mapping[str, Any]) -> list[str]:

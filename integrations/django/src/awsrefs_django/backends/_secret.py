@@ -3,20 +3,20 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
+from awsrefs import RefError
 from awsrefs.rotation import Credentials, RotatingCredentials
-from awsrefs_django._settings import get_resolver
+from awsrefs_django._settings import empty_fillable, fill_from_credentials, get_resolver
 
 # OPTIONS keys read by these backends, never passed to the driver.
 SECRET_OPTION = "secret"
 RETRY_BUDGET_OPTION = "retry_budget"
 OWN_OPTIONS = (SECRET_OPTION, RETRY_BUDGET_OPTION)
-# Settings the secret fills in when they are empty, with the secret's key for each.
-FILLABLE = {"NAME": "dbname", "HOST": "host", "PORT": "port"}
 
 
 class SecretCredentialsMixin:
@@ -29,8 +29,6 @@ class SecretCredentialsMixin:
 
     settings_dict: dict[str, Any]
     alias: str
-    # Driver keyword for each fillable setting (PostgreSQL: dbname; MySQL: database).
-    connect_keywords: dict[str, str]
 
     def __init__(self, settings_dict: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         settings_dict = {**settings_dict, "OPTIONS": dict(settings_dict.get("OPTIONS") or {})}
@@ -58,34 +56,49 @@ class SecretCredentialsMixin:
             )
         except ValueError as error:
             raise ImproperlyConfigured(f"{where}['OPTIONS']: {error}") from error
-        # Which of NAME/HOST/PORT the settings leave to the secret (explicit settings win).
-        self._from_secret = [name for name in FILLABLE if not self.settings_dict.get(name)]
-        self._filled = False
+        self._fill_from_secret(where)
 
-    def _fill_from_secret(self) -> None:
-        # Django checks NAME/HOST/PORT before connecting (and shows them on debug pages):
-        # put the secret's values, which are not secret, in this connection's own copy.
-        if self._filled:
+    def _fill_from_secret(self, where: str) -> None:
+        # NAME/HOST/PORT left empty take the secret's dbname/host/port, once, in this
+        # connection's own settings_dict. From then on settings_dict is the only source of
+        # them, as in Django's own backends: Django changes NAME there for the test database,
+        # its clones and the maintenance connection (NAME None: no database), and each new
+        # connection must go where Django says. Only USER and PASSWORD come from the secret
+        # at each connection.
+        empty = empty_fillable(self.settings_dict)
+        if not empty:
             return
+        try:
+            creds = self.awsrefs_credentials.current()
+        except RefError as error:
+            raise ImproperlyConfigured(
+                f"{where}: {', '.join(empty)} left to OPTIONS['secret'], which could not be "
+                f"read: {error}"
+            ) from error
+        fill_from_credentials(self.settings_dict, creds)
+
+    @contextlib.contextmanager
+    def login_in_settings(self) -> Iterator[None]:
+        """Put the secret's user name and password in ``settings_dict`` for the block.
+
+        For the Django code that hands ``settings_dict`` to a client program (``dbshell``;
+        the MySQL test-database clone runs ``mysqldump | mysql``): Django passes the password
+        to it in the environment (``PGPASSWORD``, ``MYSQL_PWD``), never on the command line.
+        """
         creds = self.awsrefs_credentials.current()
-        for name in self._from_secret:
-            value = getattr(creds, FILLABLE[name])
-            if value is not None:
-                self.settings_dict[name] = value
-        self._filled = True
+        saved = self.settings_dict
+        self.settings_dict = {**saved, "USER": creds.username, "PASSWORD": creds.password}
+        try:
+            yield
+        finally:
+            self.settings_dict = saved
 
     def login_params(self, creds: Credentials) -> dict[str, Any]:
-        """Return the driver's keyword arguments that come from ``creds``."""
-        params: dict[str, Any] = {"user": creds.username, "password": creds.password}
-        for name in self._from_secret:
-            value = getattr(creds, FILLABLE[name])
-            if value is not None:
-                params[self.connect_keywords[name]] = value
-        return params
+        """Return the driver's keyword arguments that come from ``creds``: user and password."""
+        return {"user": creds.username, "password": creds.password}
 
     def get_connection_params(self) -> dict[str, Any]:
         """Django's parameters without the password (added per attempt) or awsrefs options."""
-        self._fill_from_secret()
         params: dict[str, Any] = super().get_connection_params()  # type: ignore[misc]
         for key in OWN_OPTIONS:
             params.pop(key, None)
@@ -97,3 +110,14 @@ class SecretCredentialsMixin:
         return self.awsrefs_credentials.connect(
             lambda creds: parent({**conn_params, **self.login_params(creds)})
         )
+
+
+class SecretClientMixin:
+    """``manage.py dbshell`` logs in with the secret's current credentials."""
+
+    connection: Any
+
+    def runshell(self, parameters: list[str]) -> None:
+        """Run the database's shell program as Django does, with the secret's login."""
+        with self.connection.login_in_settings():
+            super().runshell(parameters)  # type: ignore[misc]

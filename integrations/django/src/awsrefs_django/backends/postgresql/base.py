@@ -10,12 +10,16 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from django.db.backends.postgresql import base
+from django.db.backends.postgresql import base, client
 
 from awsrefs.rotation import RotatingCredentials
-from awsrefs_django.backends._secret import SecretCredentialsMixin
+from awsrefs_django.backends._secret import SecretClientMixin, SecretCredentialsMixin
 
 _pool_lock = threading.Lock()
+
+
+class DatabaseClient(SecretClientMixin, client.DatabaseClient):  # type: ignore[misc]
+    """``dbshell`` with the secret's credentials."""
 
 
 class DatabaseWrapper(SecretCredentialsMixin, base.DatabaseWrapper):  # type: ignore[misc]
@@ -26,12 +30,13 @@ class DatabaseWrapper(SecretCredentialsMixin, base.DatabaseWrapper):  # type: ig
     with the secret's current credentials each time the pool opens a connection.
     """
 
-    connect_keywords = {"NAME": "dbname", "HOST": "host", "PORT": "port"}
+    client_class = DatabaseClient
 
     @property
     def pool(self) -> Any:
         """Django's pool, whose new connections take credentials from the secret."""
-        pool = super().pool
+        # Django's own pool is new in 5.1; before that there is none to wrap.
+        pool = getattr(super(), "pool", None)
         if pool is not None and not getattr(pool, "_awsrefs_rotating", False):
             with _pool_lock:
                 if not getattr(pool, "_awsrefs_rotating", False):

@@ -16,7 +16,9 @@ class Command(BaseCommand):  # type: ignore[misc]
 
     help = (
         "List every ssm:/secretsmanager: reference in settings with its status (never its "
-        "value). Exits non-zero when any reference does not resolve."
+        "value). Exits non-zero when any reference does not resolve. When references fail, "
+        "run it as AWSREFS_DEFER_ERRORS=1 python manage.py awsrefs_check so that Django can "
+        "start."
     )
     # The system checks would resolve the same references again; this command is the check.
     requires_system_checks: list[str] = []
