@@ -149,7 +149,8 @@ def test_awsrefs_check_lists_every_reference_ok(project):
         for line in statuses
     )
     assert any(line.startswith("DATABASES.default.OPTIONS.secret ") for line in statuses)
-    assert lines[-1] == "All 20 references resolve."
+    assert lines[0].split() == ["SETTING", "REFERENCE", "STATUS", "REASON"]  # awsrefs check's
+    assert lines[-1] == "20 references: 20 OK, 0 failed"
 
 
 def test_awsrefs_check_fails_naming_each_bad_setting(aws, canary):

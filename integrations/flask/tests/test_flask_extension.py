@@ -374,14 +374,15 @@ def test_check_lists_every_reference(aws, canary, resolver, tmp_path, flask_env)
     assert any(
         line.split()
         == [
-            "OK",
             "SQLALCHEMY_ENGINE_OPTIONS.connect_args.password",
             "secretsmanager:myapp/db:password",
+            "OK",
         ]
         for line in lines
     )
     assert any(
-        line.startswith("OK (optional, missing)") and "FEATURE_FLAGS" in line for line in lines
+        line.startswith("FEATURE_FLAGS") and line.endswith("OK (optional, missing)")
+        for line in lines
     )
     assert_no_secrets(result.output, "check output")
 
@@ -402,10 +403,11 @@ def test_check_fails_on_broken_references(aws, canary, resolver, tmp_path, monke
     assert result.exit_code == 1, result.output
     lines = [line.split("  ") for line in result.output.splitlines()]
     rows = [[part.strip() for part in line if part.strip()] for line in lines]
-    # from_pyfile loads keys in sorted order; the reason goes on its own line under a failure.
-    assert rows[0] == ["not found", "HOST", "ssm:/myapp/missing-host"]
-    assert rows[2] == ["OK", "PASSWORD", "secretsmanager:myapp/db:password"]
-    assert rows[3] == ["no such JSON key", "USER", "secretsmanager:myapp/db:user"]
+    # The table awsrefs check prints; from_pyfile loads keys in sorted order.
+    assert rows[0] == ["SETTING", "REFERENCE", "STATUS", "REASON"]
+    assert rows[1][:3] == ["HOST", "ssm:/myapp/missing-host", "not found"]
+    assert rows[2] == ["PASSWORD", "secretsmanager:myapp/db:password", "OK"]
+    assert rows[3][:3] == ["USER", "secretsmanager:myapp/db:user", "no such JSON key"]
     assert "has no JSON key 'user'" in result.output
     assert result.output.splitlines()[-1] == "3 references: 1 OK, 2 failed"
     assert_no_secrets(result.output, "check output")

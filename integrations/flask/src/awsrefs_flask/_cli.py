@@ -9,6 +9,7 @@ import click
 from flask import Flask
 from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
+from awsrefs.report import print_checks
 from awsrefs_flask._state import ConfigError, get_state
 
 cli = AppGroup("awsrefs", help="awsrefs: references in app.config.")
@@ -26,16 +27,8 @@ def check_command() -> None:
     if not results:
         click.echo("No references in app.config.")
         return
-    status_width = max(len(item.status) for item in results)
-    path_width = max(len(item.path) for item in results)
-    for item in results:
-        click.echo(f"{item.status:<{status_width}}  {item.path:<{path_width}}  {item.reference}")
-        if item.failure is not None:
-            click.echo(f"{'':<{status_width}}    {item.failure.reason}")
-    failed = sum(1 for item in results if not item.ok)
-    noun = "reference" if len(results) == 1 else "references"
-    click.echo(f"{len(results)} {noun}: {len(results) - failed} OK, {failed} failed")
-    if failed:
+    print_checks(results, sys.stdout)
+    if any(not item.ok for item in results):
         sys.exit(1)
 
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from awsrefs.report import print_checks
 from awsrefs_django._settings import check_settings
 from awsrefs_django.checks import settings_mapping
 
@@ -24,21 +25,12 @@ class Command(BaseCommand):  # type: ignore[misc]
     requires_system_checks: list[str] = []
 
     def handle(self, *args: Any, **options: Any) -> None:
-        """Run the check and print one line per reference."""
+        """Run the check and print the table ``awsrefs check`` prints."""
         results = check_settings(settings_mapping())
         if not results:
             self.stdout.write("No references found in settings.")
             return
-        width = max(len(item.path) for item in results)
-        failed = 0
-        for item in results:
-            line = f"{item.path:<{width}}  {item.reference}  {item.status}"
-            if item.failure is None:
-                self.stdout.write(line, self.style.SUCCESS)
-            else:
-                failed += 1
-                self.stdout.write(f"{line}: {item.failure.reason}", self.style.ERROR)
-        total = len(results)
+        print_checks(results, self.stdout)
+        failed = sum(not item.ok for item in results)
         if failed:
-            raise CommandError(f"{failed} of {total} references could not be resolved.")
-        self.stdout.write(f"All {total} references resolve.")
+            raise CommandError(f"{failed} of {len(results)} references could not be resolved.")
