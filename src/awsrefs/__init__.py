@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
-from awsrefs._references import FoundReference, find_references, is_reference
+from awsrefs._references import FoundReference, find_references, has_references, is_reference
 from awsrefs._resolver import (
     Checked,
     Resolved,
@@ -43,6 +43,7 @@ __all__ = [
     "default_resolver",
     "find_references",
     "format_path",
+    "has_references",
     "is_reference",
     "parse",
     "resolve",

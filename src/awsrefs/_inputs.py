@@ -10,12 +10,12 @@ import json
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from awsrefs._resolver import format_path
+from awsrefs._walk import format_path, walk
 
 __all__ = ["InputError", "Setting", "load_django_settings", "load_environ", "load_file"]
 
@@ -48,24 +48,11 @@ def _env_name(parts: tuple[Any, ...]) -> str:
     return "__".join(re.sub(r"\W", "_", str(p)).upper() for p in parts)
 
 
-def _walk(obj: Any, parts: tuple[Any, ...], seen: frozenset[int]) -> Iterator[tuple[Any, str]]:
-    if isinstance(obj, str):
-        yield parts, obj
-    elif isinstance(obj, (bytes, bytearray)) or id(obj) in seen:
-        return
-    elif isinstance(obj, Mapping):
-        for key, value in obj.items():
-            yield from _walk(value, (*parts, key), seen | {id(obj)})
-    elif isinstance(obj, (Sequence, Set)):
-        for index, value in enumerate(obj):
-            yield from _walk(value, (*parts, index), seen | {id(obj)})
-
-
 def settings_of(source: str, data: Any) -> list[Setting]:
     """Every string in ``data`` (nested mappings and sequences) as a Setting of ``source``."""
     return [
         Setting(f"{source}:{format_path(parts)}", _env_name(parts), text)
-        for parts, text in _walk(data, (), frozenset())
+        for parts, text in walk(data).strings
     ]
 
 

@@ -15,6 +15,7 @@ __all__ = [
     "Parsed",
     "Scan",
     "find_references",
+    "has_references",
     "is_reference",
     "parse_or_error",
     "scan",
@@ -159,3 +160,24 @@ def is_reference(text: object) -> bool:
         Whether ``text`` is a string that :meth:`Resolver.resolve` would change or reject.
     """
     return isinstance(text, str) and parse_or_error(text) is not None
+
+
+def has_references(tree: Any) -> bool:
+    """True when :meth:`Resolver.resolve` would change or reject something in ``tree``.
+
+    The tree form of :func:`is_reference`: some string in ``tree`` (nested mappings,
+    sequences and sets, any depth, cycles followed once) is a reference, a template with a
+    reference, an escape or a malformed reference. Integrations use it to pick the settings
+    to hand to the resolver.
+
+    >>> has_references({"DB": ["x", "ssm:/db/host"]}), has_references({"DB": ["x"]})
+    (True, False)
+
+    Args:
+        tree: Any setting value: text, or a nested structure of mappings, sequences and sets.
+    """
+    if isinstance(tree, str):
+        return is_reference(tree)
+    if isinstance(tree, _BINARY):
+        return False
+    return bool(scan(tree).found)

@@ -51,19 +51,9 @@ def gather(args: argparse.Namespace) -> list[Setting]:
     return settings
 
 
-def _has_reference(setting: Setting) -> bool:
-    try:
-        item = awsrefs.parse(setting.text)
-    except awsrefs.RefSyntaxError:
-        return True
-    if isinstance(item, awsrefs.Template):
-        return bool(item.refs)  # a "literal:" escape holds no reference
-    return item is not None
-
-
 def references(settings: list[Setting]) -> list[Setting]:
     """The settings that hold a reference (malformed ones included, to be reported)."""
-    return [s for s in settings if _has_reference(s)]
+    return [s for s in settings if awsrefs.find_references(s.text)]
 
 
 def session(profile: str | None) -> Any:

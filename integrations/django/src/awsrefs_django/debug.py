@@ -35,7 +35,7 @@ class ReferenceExceptionReporterFilter(SafeExceptionReporterFilter):  # type: ig
 
     def _mask(self, original: Any, shown: Any) -> Any:
         if isinstance(original, str):
-            return self.cleansed_substitute if _is_reference(original) else shown
+            return self.cleansed_substitute if awsrefs.is_reference(original) else shown
         if isinstance(original, Mapping) and isinstance(shown, Mapping):
             return {k: self._mask(original.get(k), v) for k, v in shown.items()}
         if isinstance(original, (list, tuple)) and isinstance(shown, (list, tuple)):
@@ -44,10 +44,3 @@ class ReferenceExceptionReporterFilter(SafeExceptionReporterFilter):  # type: ig
             masked = [self._mask(o, s) for o, s in zip(original, shown, strict=True)]
             return masked if isinstance(shown, list) else tuple(masked)
         return shown
-
-
-def _is_reference(text: str) -> bool:
-    try:
-        return awsrefs.parse(text) is not None
-    except awsrefs.RefSyntaxError:
-        return True

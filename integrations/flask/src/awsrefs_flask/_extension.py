@@ -95,7 +95,7 @@ class AwsRefs:
         enabled = _as_bool(config, "AWSREFS_ENABLED", default=True)
         resolver = self._make_resolver(config)
         keys = _selected_keys(config)
-        references = {key: config[key] for key in keys if _holds_reference(config[key])}
+        references = {key: config[key] for key in keys if awsrefs.has_references(config[key])}
 
         failed: ConfigError | None = None
         if enabled and references:
@@ -173,23 +173,6 @@ def _selected_keys(config: Mapping[str, Any]) -> list[str]:
         for key in candidates
         if isinstance(key, str) and not key.startswith(OPTION_PREFIX) and key not in skip
     ]
-
-
-def _holds_reference(value: Any, seen: frozenset[int] = frozenset()) -> bool:
-    """True when ``value`` holds a string that is (or starts like) a reference or template."""
-    if isinstance(value, str):
-        try:
-            return awsrefs.parse(value) is not None
-        except awsrefs.RefSyntaxError:
-            return True  # resolve() reports it, with its config key
-    if isinstance(value, (bytes, bytearray)) or id(value) in seen:
-        return False
-    seen = seen | {id(value)}
-    if isinstance(value, Mapping):
-        return any(_holds_reference(item, seen) for item in value.values())
-    if isinstance(value, (Sequence, Set)):
-        return any(_holds_reference(item, seen) for item in value)
-    return False
 
 
 def _as_bool(config: Mapping[str, Any], name: str, *, default: bool) -> bool:

@@ -17,27 +17,6 @@ from awsrefs_pydantic._compat import factory_takes_data
 ABSENT: Any = object()
 
 
-def looks_like_reference(value: Any) -> bool:
-    """True for a reference, a template, or a malformed reference (reported, not ignored)."""
-    if not isinstance(value, str):
-        return False
-    try:
-        return awsrefs.parse(value) is not None
-    except awsrefs.RefSyntaxError:
-        return True
-
-
-def contains_reference(value: Any) -> bool:
-    """True when ``value`` or anything nested in it looks like a reference."""
-    if isinstance(value, str):
-        return looks_like_reference(value)
-    if isinstance(value, Mapping):
-        return any(contains_reference(v) for v in value.values())
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return any(contains_reference(v) for v in value)
-    return False
-
-
 def input_keys(name: str, field: FieldInfo) -> list[str]:
     """The keys a source may use for ``field``: its string aliases first, then its name."""
     keys: list[str] = []
@@ -109,9 +88,9 @@ def reference_defaults(
                 default = field.default_factory()  # type: ignore[call-arg]
             if isinstance(default, BaseModel):
                 plain = plain_model(default)
-                if contains_reference(plain):
+                if awsrefs.has_references(plain):
                     out[emit] = plain
-            elif contains_reference(default):
+            elif awsrefs.has_references(default):
                 out[emit] = default
             continue
         inner = model_type(field.annotation)

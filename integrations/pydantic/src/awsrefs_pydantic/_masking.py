@@ -13,8 +13,9 @@ from typing import Any
 
 from pydantic import BaseModel
 
+import awsrefs
 from awsrefs_pydantic._compat import repr_args
-from awsrefs_pydantic._fields import ABSENT, contains_reference, find, input_keys
+from awsrefs_pydantic._fields import ABSENT, find, input_keys
 
 __all__ = [
     "HIDDEN",
@@ -51,7 +52,7 @@ def reference_marks(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict
         before = raw.get(key, ABSENT)
         if isinstance(before, Mapping) and isinstance(value, Mapping):
             out[key] = reference_marks(before, value)
-        elif contains_reference(before):
+        elif awsrefs.has_references(before):
             out[key] = all_marked(value)
         else:
             out[key] = False
