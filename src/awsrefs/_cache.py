@@ -1,19 +1,18 @@
 from __future__ import annotations
 
-import logging
 import threading
 import time
 from collections.abc import Iterable
-from concurrent.futures import Future
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from awsrefs.backends._base import Fetched, Miss, Outcome
 from awsrefs.errors import FailureKind
 
-__all__ = ["Cache", "Entry"]
+if TYPE_CHECKING:  # concurrent.futures (and logging) load on the first fetch
+    from concurrent.futures import Future
 
-log = logging.getLogger("awsrefs")
+__all__ = ["Cache", "Entry"]
 
 Key = tuple[Any, ...]
 
@@ -94,7 +93,7 @@ class Cache:
                 elif not force and key in self.missing and self.missing[key][1] > now:
                     fresh[key] = self.missing[key][0]
                     continue
-                self._inflight[key] = Future()
+                self._inflight[key] = _new_future()
                 mine.append(key)
         return fresh, mine, waiting
 
@@ -118,7 +117,7 @@ class Cache:
                         old.fetched, old.fetched_at, now + min(self.ttl, STALE_RETRY_SECONDS)
                     )
                     self.entries[key] = result
-                    log.warning(
+                    _log().warning(
                         "awsrefs: refreshing %s failed (%s: %s); serving the value fetched "
                         "%.0f s ago",
                         label,
@@ -154,3 +153,15 @@ class Cache:
         # Fetches in flight belonged to threads of the parent; values stay valid.
         self._lock = threading.Lock()
         self._inflight = {}
+
+
+def _new_future() -> Future[Entry | Miss]:
+    from concurrent.futures import Future
+
+    return Future()
+
+
+def _log() -> Any:
+    import logging
+
+    return logging.getLogger("awsrefs")

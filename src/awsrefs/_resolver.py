@@ -6,9 +6,8 @@ import time
 import weakref
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from awsrefs._cache import Cache, Entry
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, split_selector
@@ -27,6 +26,9 @@ from awsrefs._walk import (
 )
 from awsrefs.backends._base import _NOT_JSON, Backend, Fetched, Miss, Outcome
 from awsrefs.errors import Failure, FailureKind, RefSyntaxError, ResolutionError
+
+if TYPE_CHECKING:  # concurrent.futures loads on the first parallel fetch
+    from concurrent.futures import Future, ThreadPoolExecutor
 
 __all__ = [
     "Checked",
@@ -558,6 +560,8 @@ class Resolver:
     def _run_parallel(self, tasks: list[Callable[[], T]]) -> list[T]:
         with self._lock:
             if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
                 self._executor = ThreadPoolExecutor(self._max_workers, "awsrefs")
             executor = self._executor
         futures: list[Future[T]] = [executor.submit(task) for task in tasks]
