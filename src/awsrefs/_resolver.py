@@ -9,12 +9,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from awsrefs._backend_choice import choose_backend
 from awsrefs._cache import Cache, Entry
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, split_selector
 from awsrefs._memo import SizedMemo
 from awsrefs._references import Parsed, Scan, parse_or_error, scan, validate_arguments
 from awsrefs._retry import retry_transient
-from awsrefs._stats import Stats
+from awsrefs._stats import Stats, counting_into
 from awsrefs._substitute import FAILED, MISSING_KINDS, Status, substitute
 from awsrefs._walk import (
     DROP,
@@ -112,26 +113,42 @@ _resolvers: weakref.WeakSet[Resolver] = weakref.WeakSet()
 class Resolver:
     """Finds references in settings and replaces them with values, batched and cached.
 
+    Choose the store with ``backend=`` (see :mod:`awsrefs.backends`); without it, the
+    resolver calls AWS through an :class:`~awsrefs.backends.aws.AwsBackend` built from the
+    AWS client options below, a shorthand for ``backend=AwsBackend(...)``. They cannot be
+    combined with ``backend=`` (a ``TypeError``: they would be ignored).
+
     Args:
-        session: A ``boto3.Session`` or ``botocore.session.Session`` (default: a new one).
-        region_name: Region for references that do not name one in an ARN.
-        endpoint_url: Send every AWS call here (an emulator, a proxy).
+        session: AWS client option: a ``boto3.Session`` or ``botocore.session.Session``
+            (default: a new one).
+        region_name: AWS client option: region for references that do not name one in an
+            ARN (default: the session's).
+        endpoint_url: AWS client option: send every AWS call here (an emulator, a proxy).
         ttl: Seconds a fetched value is served from the cache before it is fetched again.
         max_workers: Calls made in parallel during one resolution.
-        connect_timeout: Seconds to wait for a connection to AWS.
-        read_timeout: Seconds to wait for an AWS response.
-        max_attempts: Attempts per AWS call, retries with jittered backoff included.
-        retry_mode: botocore's retry mode: ``"adaptive"`` (the default: once throttled, a
-            client also slows its own sending, which halves wasted calls in a fleet) or
-            ``"standard"``.
+        connect_timeout: AWS client option: seconds to wait for a connection (default 2).
+        read_timeout: AWS client option: seconds to wait for a response (default 5).
+        max_attempts: AWS client option: attempts per AWS call, retries with jittered
+            backoff included (default 4).
+        retry_mode: AWS client option: botocore's retry mode, ``"adaptive"`` (the default:
+            once throttled, a client also slows its own sending, which halves wasted calls
+            in a fleet) or ``"standard"``.
         retry_budget: Seconds during which a call that was throttled or failed in transit
             (after its ``max_attempts``) is made again, with full-jitter backoff, when
             nothing is cached to fall back on. With AWS down a resolution fails after at
             most ``retry_budget`` plus one call's worst case, ``max_attempts`` times
             (``connect_timeout`` + ``read_timeout``) plus about 7 s of backoff.
-        backend: Use this store instead of AWS (see ``awsrefs.backends``). Without one,
-            the environment variable ``AWSREFS_BACKEND=agent`` selects
-            :class:`~awsrefs.backends.agent.AgentBackend` (the local caching agent).
+        backend: The store to read from: an :class:`~awsrefs.backends.aws.AwsBackend`,
+            :class:`~awsrefs.backends.agent.AgentBackend` or
+            :class:`~awsrefs.backends.static.StaticBackend`. Its calls are counted in
+            :attr:`stats` too. Without one, the environment variable
+            ``AWSREFS_BACKEND=agent`` selects the local caching agent (which takes only
+            ``region_name`` and ``read_timeout`` of the AWS client options).
+
+    Raises:
+        TypeError: ``backend=`` together with an AWS client option.
+        ValueError: A negative ``ttl`` or ``retry_budget``, ``max_workers`` below 1, or an
+            ``AWSREFS_BACKEND`` that cannot serve the options given.
     """
 
     def __init__(
@@ -142,10 +159,10 @@ class Resolver:
         endpoint_url: str | None = None,
         ttl: float = 300.0,
         max_workers: int = 16,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 5.0,
-        max_attempts: int = 4,
-        retry_mode: Literal["adaptive", "standard"] = "adaptive",
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
+        retry_mode: Literal["adaptive", "standard"] | None = None,
         retry_budget: float = 30.0,
         backend: Backend | None = None,
     ) -> None:
@@ -156,24 +173,16 @@ class Resolver:
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
         self._stats = Stats()
-        if backend is None and os.environ.get("AWSREFS_BACKEND", "").strip().lower() == "agent":
-            from awsrefs.backends.agent import AgentBackend
-
-            backend = AgentBackend(region_name=region_name, timeout=read_timeout, stats=self._stats)
-        if backend is None:
-            from awsrefs.backends.aws import AwsBackend
-
-            backend = AwsBackend(
-                session=session,
-                region_name=region_name,
-                endpoint_url=endpoint_url,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                max_attempts=max_attempts,
-                retry_mode=retry_mode,
-                max_pool_connections=max_workers,
-                stats=self._stats,
-            )
+        options = {
+            "session": session,
+            "region_name": region_name,
+            "endpoint_url": endpoint_url,
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "max_attempts": max_attempts,
+            "retry_mode": retry_mode,
+        }
+        backend = choose_backend(backend, options, max_workers=max_workers, stats=self._stats)
         self._backend = backend
         self._retry_budget = retry_budget
         self._region_name = region_name
@@ -376,7 +385,11 @@ class Resolver:
         if by_path is None:
             reason = f"{type(backend).__name__} cannot list parameters by path"
             raise ResolutionError([Failure("", reference, FailureKind.CONFIGURATION, reason)])
-        got = by_path(region or self._region_name, path, recursive=recursive)
+
+        def list_path() -> Any:
+            return by_path(region or self._region_name, path, recursive=recursive)
+
+        got = counting_into(self._stats, list_path) if backend is self._backend else list_path()
         if isinstance(got, Miss):
             raise ResolutionError([Failure("", reference, got.kind, got.reason)])
         return {name: str(fetched.value) for name, fetched in got.items()}
@@ -550,6 +563,8 @@ class Resolver:
                 tasks.append(_secrets_task(backend, region, ids_chunk))
         if retry_budget > 0:
             tasks = [_retrying(task, retry_budget) for task in tasks]
+        if backend is self._backend:  # a backend passed in counts its calls here too
+            tasks = [_counted(task, self._stats) for task in tasks]
         if len(tasks) == 1:
             return tasks[0]()
         out: dict[ItemKey, Outcome] = {}
@@ -694,6 +709,12 @@ def _retrying(
     task: Callable[[], dict[ItemKey, Outcome]], budget: float
 ) -> Callable[[], dict[ItemKey, Outcome]]:
     return lambda: retry_transient(task, budget)
+
+
+def _counted(
+    task: Callable[[], dict[ItemKey, Outcome]], stats: Stats
+) -> Callable[[], dict[ItemKey, Outcome]]:
+    return lambda: counting_into(stats, task)
 
 
 def _pinned_task(backend: Backend, key: ItemKey) -> Callable[[], dict[ItemKey, Outcome]]:
