@@ -9,6 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
+from awsrefs import _override
 from awsrefs._backend_choice import choose_backend
 from awsrefs._cache import Cache, Entry
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, split_selector
@@ -100,13 +101,6 @@ class Checked:
         return "OK (optional, missing)" if self.optional_missing else "OK"
 
 
-class _Override:
-    """Process-wide backend override used by ``awsrefs.testing``."""
-
-    backend: Backend | None = None
-    epoch = 0
-
-
 _resolvers: weakref.WeakSet[Resolver] = weakref.WeakSet()
 
 
@@ -195,7 +189,7 @@ class Resolver:
         self._fast: SizedMemo[Any, FastEntry] = SizedMemo(_MEMO_CHARS, _MEMO_ITEM_CHARS)
         self._executor: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        self._epoch = _Override.epoch
+        self._seen = _override.active  # the testing override this resolver's cache is for
         self._default_region: str | object | None = _MISSING
         _resolvers.add(self)
 
@@ -234,7 +228,7 @@ class Resolver:
             TypeError: ``obj`` is bytes, or ``path`` is not text.
         """
         validate_arguments(obj, path, "resolve")
-        self._check_epoch()
+        self._store()
         # The values live only in _resolve's frame, which has returned before this raises:
         # a traceback of the error (Sentry, logging with locals) holds none of them.
         failures, result = self._resolve(obj, path)
@@ -263,7 +257,7 @@ class Resolver:
             TypeError: ``obj`` is bytes, or ``path`` is not text.
         """
         validate_arguments(obj, path, "check")
-        self._check_epoch()
+        self._store()
         return self._settle(obj, path, report=True).checked
 
     def get(self, reference: str | Ref | Template, default: Any = _MISSING) -> Any:
@@ -280,7 +274,7 @@ class Resolver:
             RefSyntaxError: The text is a malformed reference.
             TypeError: ``reference`` is not text, a parsed reference or a template.
         """
-        if self._epoch == _Override.epoch:
+        if self._seen is _override.active:
             try:
                 fast = self._fast.get(reference)
             except TypeError:  # unhashable: not a reference, the slow path says so
@@ -335,7 +329,7 @@ class Resolver:
             ResolutionError: It could not be resolved.
             TypeError: ``reference`` is not a parameter or secret reference.
         """
-        self._check_epoch()
+        self._store()
         ref = self._as_ref(reference, "lookup")
         if not isinstance(ref, (SSMRef, SecretRef)):
             what = "plain text" if ref is None else "a template"
@@ -378,8 +372,7 @@ class Resolver:
         """
         if not path.startswith("/"):
             raise ValueError(f"an SSM path starts with '/', got {path!r}")
-        self._check_epoch()
-        backend = _Override.backend or self._backend
+        backend = self._store()
         by_path = getattr(backend, "get_parameters_by_path", None)
         reference = f"ssm:{path}"
         if by_path is None:
@@ -468,7 +461,7 @@ class Resolver:
 
         Failures are returned, not raised, so the frame that raises them holds no value.
         """
-        self._check_epoch()
+        self._store()
         item = self._as_ref(reference, "refresh" if refresh else "get")
         if item is None:
             return reference, []
@@ -543,7 +536,7 @@ class Resolver:
         Each call is retried within ``retry_budget`` seconds while it is throttled or fails
         in transit (see ``awsrefs._retry``).
         """
-        backend = _Override.backend or self._backend
+        backend = self._store()
         parameters: dict[str | None, list[str]] = defaultdict(list)
         current: dict[str | None, list[str]] = defaultdict(list)
         tasks: list[Callable[[], dict[ItemKey, Outcome]]] = []
@@ -612,8 +605,7 @@ class Resolver:
         if ref.region:
             return ref.region
         if self._default_region is _MISSING:
-            backend = _Override.backend or self._backend
-            self._default_region = backend.default_region()
+            self._default_region = self._store().default_region()
         return self._default_region  # type: ignore[return-value]
 
     def _key(self, ref: Ref) -> ItemKey:
@@ -623,12 +615,18 @@ class Resolver:
         stage = None if ref.stage == "AWSCURRENT" else ref.stage
         return ("secretsmanager", region, ref.secret_id, stage, ref.version_id)
 
-    def _check_epoch(self) -> None:
-        if self._epoch != _Override.epoch:
-            self._epoch = _Override.epoch
+    def _store(self) -> Backend:
+        """The backend to read from now: the testing override's, else this resolver's own.
+
+        When the override changed since the last look, what was cached is dropped first.
+        """
+        seen = _override.active
+        if seen is not self._seen:
+            self._seen = seen
             self._cache.clear()
             self._fast.clear()
             self._default_region = _MISSING
+        return seen.backend or self._backend
 
     def _after_fork(self) -> None:
         self._lock = threading.Lock()
@@ -832,6 +830,7 @@ def set_default_resolver(resolver: Resolver | None) -> None:
 def _after_fork_in_child() -> None:
     global _default_lock
     _default_lock = threading.Lock()
+    _override.after_fork()
     for resolver in list(_resolvers):
         resolver._after_fork()
 
