@@ -2,9 +2,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from awsrefs.backends._base import Fetched, Miss, Outcome
 from awsrefs.errors import FailureKind
@@ -14,7 +14,7 @@ if TYPE_CHECKING:  # concurrent.futures (and logging) load on the first fetch
 
 __all__ = ["Cache", "Entry"]
 
-Key = tuple[Any, ...]
+Key = TypeVar("Key", bound=Hashable)  # what names one fetched item
 
 # After a failed refresh, a stale value is served for this long (at most the TTL) before
 # the next attempt, so an outage does not turn every read into an AWS call. "Not found" is
@@ -32,7 +32,7 @@ class Entry:
     expires_at: float
 
 
-class Cache:
+class Cache(Generic[Key]):
     """Thread-safe TTL cache with single-flight fetching and stale-if-error.
 
     ``claim`` hands each key to exactly one fetcher, so any number of threads asking for one
@@ -46,13 +46,6 @@ class Cache:
         self.missing: dict[Key, tuple[Miss, float]] = {}
         self._inflight: dict[Key, Future[Entry | Miss]] = {}
         self._lock = threading.Lock()
-
-    def fresh(self, key: Key) -> Entry | None:
-        """The entry if it has not expired; lock-free (dict reads are atomic)."""
-        entry = self.entries.get(key)
-        if entry is not None and entry.expires_at > time.monotonic():
-            return entry
-        return None
 
     def claim(
         self, keys: Iterable[Key], *, force: bool = False, newer_than: float | None = None

@@ -43,8 +43,9 @@ import weakref
 from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
 from typing import Any, TypeAlias, TypeVar
 
+from awsrefs._default import default_resolver
 from awsrefs._grammar import SecretRef, parse
-from awsrefs._resolver import Resolver, default_resolver
+from awsrefs._resolver import Resolver
 from awsrefs.errors import FailureKind, RefError, ResolutionError
 
 __all__ = [
