@@ -1,3 +1,5 @@
+"""The thread-safe TTL cache: single-flight claims, stale-if-error, negative entries, fork-safe."""
+
 from __future__ import annotations
 
 import threading

@@ -1,3 +1,5 @@
+"""Counters of calls, attempts and cache use that tests, benchmarks and operators read."""
+
 from __future__ import annotations
 
 import itertools

@@ -1,3 +1,5 @@
+"""The Backend protocol and what a backend answers: a Fetched value or a Miss saying why not."""
+
 from __future__ import annotations
 
 from collections.abc import Sequence
