@@ -81,6 +81,7 @@ TEST_TOOLS = [
     "fastapi>=0.110",
     "httpx>=0.27",
     "psycopg2-binary>=2.9",  # the SQLAlchemy tests also run postgresql+psycopg2://
+    "pytest-django>=4.8",  # the generated Django project runs its tests with it too
 ]
 # The versions shown in the table.
 SHOWN = [

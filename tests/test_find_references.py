@@ -34,7 +34,7 @@ def test_finds_references_templates_and_malformed_ones_with_their_paths():
         ("settings.DATABASES.default.PASSWORD", "optional:secretsmanager:app/db:password"),
         ("settings.URLS[0]", "ssm:/app/host"),  # repeated in the template: listed once
         ("settings.URLS[0]", "secretsmanager:app/k"),
-        ("settings.BAD[0]", "ssm:/has ..."),  # shown up to the error, never past it
+        ("settings.BAD[0]", "ssm:/has ..."),  # up to the offending character, not beyond
         ("settings['a.b'].c", "secretsmanager:app/db::AWSPENDING"),
     ]
     assert found[0] == FoundReference(
@@ -63,7 +63,7 @@ def test_paths_without_prefix_and_a_bare_string():
 def test_a_malformed_template_part_is_reported_without_the_text_around_it():
     (found,) = awsrefs.find_references({"DSN": "pg://u:hunter2-literal@${ssm:/bad name}/db"})
     assert found.path == "DSN"
-    assert found.text == "${ssm:/bad ..."
+    assert found.text == "${ssm:/bad ..."  # the part, up to the offending character
     assert "hunter2" not in repr(found)
 
 

@@ -463,13 +463,43 @@ def test_aresolve_does_not_block_the_event_loop(aws):
     assert ticks >= 10  # the loop kept running during the 300 ms call
 
 
-def test_import_awsrefs_does_not_import_boto3():
+# Loaded on first use, never by ``import awsrefs`` or by parsing and finding references.
+LAZY_MODULES = (
+    "boto3",
+    "botocore",
+    "asyncio",
+    "concurrent.futures",
+    "random",
+    "ssl",
+    "json",
+    "logging",
+    "socket",
+    "urllib3",
+)
+
+
+def test_import_awsrefs_loads_only_what_parsing_needs():
     code = (
         "import sys, awsrefs; awsrefs.parse('ssm:/x'); awsrefs.find_references({'a': 'ssm:/x'}); "
-        "print('boto3' in sys.modules, 'botocore' in sys.modules, 'asyncio' in sys.modules)"
+        "awsrefs.is_reference('secretsmanager:db:password'); "
+        f"print(sorted(m for m in {LAZY_MODULES!r} if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.strip() == "False False False"
+    assert out.stdout.strip() == "[]"
+
+
+def test_lazy_modules_load_on_first_use(aws):
+    code = (
+        "import sys, awsrefs; "
+        f"r = awsrefs.Resolver(region_name='us-east-1', endpoint_url={aws.endpoint_url!r}); "
+        "r.check({'a': 'optional:ssm:/nothing', 'b': 'optional:secretsmanager:nothing'}); "
+        "print('botocore' in sys.modules, 'concurrent.futures' in sys.modules)"
+    )
+    env = {**os.environ, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=env
+    )
+    assert out.stdout.strip() == "True True"
 
 
 def test_reprs_never_show_values(aws, resolver, canary):

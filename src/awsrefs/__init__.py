@@ -11,17 +11,13 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
+from awsrefs._default import default_resolver, set_default_resolver
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
 from awsrefs._references import FoundReference, find_references, has_references, is_reference
-from awsrefs._resolver import (
-    Checked,
-    Resolved,
-    Resolver,
-    default_resolver,
-    format_path,
-    set_default_resolver,
-)
+from awsrefs._resolver import Resolver
+from awsrefs._results import Checked, Resolved
 from awsrefs._stats import Stats
+from awsrefs._walk import format_path
 from awsrefs.errors import Failure, FailureKind, RefError, RefSyntaxError, ResolutionError
 
 __all__ = [

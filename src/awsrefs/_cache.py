@@ -1,21 +1,22 @@
+"""The thread-safe TTL cache: single-flight claims, stale-if-error, negative entries, fork-safe."""
+
 from __future__ import annotations
 
-import logging
 import threading
 import time
-from collections.abc import Iterable
-from concurrent.futures import Future
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from awsrefs.backends._base import Fetched, Miss, Outcome
 from awsrefs.errors import FailureKind
 
+if TYPE_CHECKING:  # concurrent.futures (and logging) load on the first fetch
+    from concurrent.futures import Future
+
 __all__ = ["Cache", "Entry"]
 
-log = logging.getLogger("awsrefs")
-
-Key = tuple[Any, ...]
+Key = TypeVar("Key", bound=Hashable)  # what names one fetched item
 
 # After a failed refresh, a stale value is served for this long (at most the TTL) before
 # the next attempt, so an outage does not turn every read into an AWS call. "Not found" is
@@ -33,7 +34,7 @@ class Entry:
     expires_at: float
 
 
-class Cache:
+class Cache(Generic[Key]):
     """Thread-safe TTL cache with single-flight fetching and stale-if-error.
 
     ``claim`` hands each key to exactly one fetcher, so any number of threads asking for one
@@ -47,13 +48,6 @@ class Cache:
         self.missing: dict[Key, tuple[Miss, float]] = {}
         self._inflight: dict[Key, Future[Entry | Miss]] = {}
         self._lock = threading.Lock()
-
-    def fresh(self, key: Key) -> Entry | None:
-        """The entry if it has not expired; lock-free (dict reads are atomic)."""
-        entry = self.entries.get(key)
-        if entry is not None and entry.expires_at > time.monotonic():
-            return entry
-        return None
 
     def claim(
         self, keys: Iterable[Key], *, force: bool = False, newer_than: float | None = None
@@ -94,7 +88,7 @@ class Cache:
                 elif not force and key in self.missing and self.missing[key][1] > now:
                     fresh[key] = self.missing[key][0]
                     continue
-                self._inflight[key] = Future()
+                self._inflight[key] = _new_future()
                 mine.append(key)
         return fresh, mine, waiting
 
@@ -118,7 +112,7 @@ class Cache:
                         old.fetched, old.fetched_at, now + min(self.ttl, STALE_RETRY_SECONDS)
                     )
                     self.entries[key] = result
-                    log.warning(
+                    _log().warning(
                         "awsrefs: refreshing %s failed (%s: %s); serving the value fetched "
                         "%.0f s ago",
                         label,
@@ -154,3 +148,15 @@ class Cache:
         # Fetches in flight belonged to threads of the parent; values stay valid.
         self._lock = threading.Lock()
         self._inflight = {}
+
+
+def _new_future() -> Future[Entry | Miss]:
+    from concurrent.futures import Future
+
+    return Future()
+
+
+def _log() -> Any:
+    import logging
+
+    return logging.getLogger("awsrefs")

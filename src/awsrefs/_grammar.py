@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -189,6 +188,8 @@ def text_of(value: Any) -> str:
         except UnicodeDecodeError:
             pass  # raised below, outside the handler: the decode error (and bytes) not chained
         raise ValueError("the value is binary and not UTF-8 text")
+    import json  # not at import time: ``import awsrefs`` stays light
+
     return json.dumps(value)
 
 

@@ -44,7 +44,7 @@ class FoundReference:
 
     @property
     def text(self) -> str:
-        """The reference as text (for a malformed one, the offending part as written)."""
+        """The reference as text (a malformed one up to its offending character, then ``...``)."""
         if self.error is not None:
             return self.error.text
         return str(self.reference)

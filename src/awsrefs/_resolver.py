@@ -1,135 +1,87 @@
+"""The Resolver: walk, parse, fetch through the cache, substitute, rebuild.
+
+The parts live next door: :mod:`awsrefs._backend_choice` picks the store,
+:mod:`awsrefs._fetcher` (with :mod:`awsrefs._plan`) turns items into the fewest parallel calls
+through :mod:`awsrefs._cache`, :mod:`awsrefs._extract` reads a reference's value out of an
+item, :mod:`awsrefs._settled` gathers one pass's outcome, and :mod:`awsrefs._default` holds
+the process-wide resolver and fork handling. This module ties them together behind the
+public methods and keeps the cached ``get`` path short.
+"""
+
 from __future__ import annotations
 
-import os
-import threading
 import time
-import weakref
-from collections import defaultdict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
+from awsrefs import _override
+from awsrefs._backend_choice import choose_backend
 from awsrefs._cache import Cache, Entry
-from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, split_selector
+from awsrefs._default import register
+from awsrefs._extract import NO_VALUE, extract, extractor
+from awsrefs._fetcher import Fetcher
+from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
 from awsrefs._memo import SizedMemo
-from awsrefs._references import Parsed, Scan, parse_or_error, scan, validate_arguments
-from awsrefs._retry import retry_transient
-from awsrefs._stats import Stats
-from awsrefs._substitute import FAILED, MISSING_KINDS, Status, substitute
-from awsrefs._walk import (
-    DROP,
-    BackEdge,
-    containers_leading_to,
-    cycles_through,
-    format_path,
-    rebuild,
-)
-from awsrefs.backends._base import _NOT_JSON, Backend, Fetched, Miss, Outcome
+from awsrefs._plan import ItemKey
+from awsrefs._references import Parsed, parse_or_error, scan, validate_arguments
+from awsrefs._results import Checked, Resolved
+from awsrefs._settled import Settled, failure_of, missed, settle
+from awsrefs._stats import Stats, counting_into
+from awsrefs._substitute import FAILED, MISSING_KINDS, substitute
+from awsrefs._walk import DROP, format_path, rebuild
+from awsrefs.backends._base import Backend, Fetched, Miss
 from awsrefs.errors import Failure, FailureKind, RefSyntaxError, ResolutionError
 
-__all__ = [
-    "Checked",
-    "Resolved",
-    "Resolver",
-    "default_resolver",
-    "format_path",
-    "set_default_resolver",
-]
+__all__ = ["Resolver"]
 
 T = TypeVar("T")
-ItemKey = tuple[Any, ...]  # (service, region, name...) of one fetched item
 FastEntry = tuple[ItemKey, Callable[[Fetched], Any], Entry | None, Any]
 _MISSING: Any = object()
 # The parse and get() memos keep at most this many characters of setting text each, and
 # nothing longer than _MEMO_ITEM_CHARS (a reference is at most about 2,100 characters).
 _MEMO_CHARS = 1 << 20
 _MEMO_ITEM_CHARS = 4096
-_WAIT_SECONDS = 300.0  # upper bound on waiting for another thread's fetch (botocore is bounded)
-
-
-@dataclass(frozen=True)
-class Resolved:
-    """One resolved reference with where its value came from.
-
-    Attributes:
-        value: The value (text, bytes, or a JSON value for a JSON key).
-        version: SSM parameter version or Secrets Manager version id.
-        fetched_at: ``time.monotonic()`` when it was fetched from the store.
-    """
-
-    value: Any
-    version: str | None
-    fetched_at: float
-
-    def __repr__(self) -> str:  # never show the value
-        return (
-            f"Resolved(version={self.version!r}, fetched_at={self.fetched_at:.3f}, value=<hidden>)"
-        )
-
-
-@dataclass(frozen=True)
-class Checked:
-    """The status of one reference, as ``check`` reports it (never its value).
-
-    Attributes:
-        path: Setting path.
-        reference: Reference text.
-        failure: Why it failed, or None when it resolved (or is optional and missing).
-        optional_missing: An ``optional:`` reference whose target does not exist.
-    """
-
-    path: str
-    reference: str
-    failure: Failure | None = None
-    optional_missing: bool = False
-
-    @property
-    def ok(self) -> bool:
-        """True when the reference resolves (or is optional and missing)."""
-        return self.failure is None
-
-    @property
-    def status(self) -> str:
-        """``OK``, ``OK (optional, missing)``, or the failure kind such as ``not found``."""
-        if self.failure is not None:
-            return self.failure.kind.value
-        return "OK (optional, missing)" if self.optional_missing else "OK"
-
-
-class _Override:
-    """Process-wide backend override used by ``awsrefs.testing``."""
-
-    backend: Backend | None = None
-    epoch = 0
-
-
-_resolvers: weakref.WeakSet[Resolver] = weakref.WeakSet()
 
 
 class Resolver:
     """Finds references in settings and replaces them with values, batched and cached.
 
+    Choose the store with ``backend=`` (see :mod:`awsrefs.backends`); without it, the
+    resolver calls AWS through an :class:`~awsrefs.backends.aws.AwsBackend` built from the
+    AWS client options below, a shorthand for ``backend=AwsBackend(...)``. They cannot be
+    combined with ``backend=`` (a ``TypeError``: they would be ignored).
+
     Args:
-        session: A ``boto3.Session`` or ``botocore.session.Session`` (default: a new one).
-        region_name: Region for references that do not name one in an ARN.
-        endpoint_url: Send every AWS call here (an emulator, a proxy).
+        session: AWS client option: a ``boto3.Session`` or ``botocore.session.Session``
+            (default: a new one).
+        region_name: AWS client option: region for references that do not name one in an
+            ARN (default: the session's).
+        endpoint_url: AWS client option: send every AWS call here (an emulator, a proxy).
         ttl: Seconds a fetched value is served from the cache before it is fetched again.
         max_workers: Calls made in parallel during one resolution.
-        connect_timeout: Seconds to wait for a connection to AWS.
-        read_timeout: Seconds to wait for an AWS response.
-        max_attempts: Attempts per AWS call, retries with jittered backoff included.
-        retry_mode: botocore's retry mode: ``"adaptive"`` (the default: once throttled, a
-            client also slows its own sending, which halves wasted calls in a fleet) or
-            ``"standard"``.
+        connect_timeout: AWS client option: seconds to wait for a connection (default 2).
+        read_timeout: AWS client option: seconds to wait for a response (default 5).
+        max_attempts: AWS client option: attempts per AWS call, retries with jittered
+            backoff included (default 4).
+        retry_mode: AWS client option: botocore's retry mode, ``"adaptive"`` (the default:
+            once throttled, a client also slows its own sending, which halves wasted calls
+            in a fleet) or ``"standard"``.
         retry_budget: Seconds during which a call that was throttled or failed in transit
             (after its ``max_attempts``) is made again, with full-jitter backoff, when
             nothing is cached to fall back on. With AWS down a resolution fails after at
             most ``retry_budget`` plus one call's worst case, ``max_attempts`` times
             (``connect_timeout`` + ``read_timeout``) plus about 7 s of backoff.
-        backend: Use this store instead of AWS (see ``awsrefs.backends``). Without one,
-            the environment variable ``AWSREFS_BACKEND=agent`` selects
-            :class:`~awsrefs.backends.agent.AgentBackend` (the local caching agent).
+        backend: The store to read from: an :class:`~awsrefs.backends.aws.AwsBackend`,
+            :class:`~awsrefs.backends.agent.AgentBackend` or
+            :class:`~awsrefs.backends.static.StaticBackend`. Its calls are counted in
+            :attr:`stats` too. Without one, the environment variable
+            ``AWSREFS_BACKEND=agent`` selects the local caching agent (which takes only
+            ``region_name`` and ``read_timeout`` of the AWS client options).
+
+    Raises:
+        TypeError: ``backend=`` together with an AWS client option.
+        ValueError: A negative ``ttl`` or ``retry_budget``, ``max_workers`` below 1, or an
+            ``AWSREFS_BACKEND`` that cannot serve the options given.
     """
 
     def __init__(
@@ -140,10 +92,10 @@ class Resolver:
         endpoint_url: str | None = None,
         ttl: float = 300.0,
         max_workers: int = 16,
-        connect_timeout: float = 2.0,
-        read_timeout: float = 5.0,
-        max_attempts: int = 4,
-        retry_mode: Literal["adaptive", "standard"] = "adaptive",
+        connect_timeout: float | None = None,
+        read_timeout: float | None = None,
+        max_attempts: int | None = None,
+        retry_mode: Literal["adaptive", "standard"] | None = None,
         retry_budget: float = 30.0,
         backend: Backend | None = None,
     ) -> None:
@@ -154,39 +106,28 @@ class Resolver:
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
         self._stats = Stats()
-        if backend is None and os.environ.get("AWSREFS_BACKEND", "").strip().lower() == "agent":
-            from awsrefs.backends.agent import AgentBackend
-
-            backend = AgentBackend(region_name=region_name, timeout=read_timeout, stats=self._stats)
-        if backend is None:
-            from awsrefs.backends.aws import AwsBackend
-
-            backend = AwsBackend(
-                session=session,
-                region_name=region_name,
-                endpoint_url=endpoint_url,
-                connect_timeout=connect_timeout,
-                read_timeout=read_timeout,
-                max_attempts=max_attempts,
-                retry_mode=retry_mode,
-                max_pool_connections=max_workers,
-                stats=self._stats,
-            )
+        options = {
+            "session": session,
+            "region_name": region_name,
+            "endpoint_url": endpoint_url,
+            "connect_timeout": connect_timeout,
+            "read_timeout": read_timeout,
+            "max_attempts": max_attempts,
+            "retry_mode": retry_mode,
+        }
+        backend = choose_backend(backend, options, max_workers=max_workers, stats=self._stats)
         self._backend = backend
-        self._retry_budget = retry_budget
         self._region_name = region_name
-        self._max_workers = max_workers
-        self._cache = Cache(ttl)
+        self._cache: Cache[ItemKey] = Cache(ttl)
+        self._fetcher = Fetcher(self._cache, self._stats, retry_budget, max_workers)
         self._parsed: SizedMemo[str, Ref | Template | None] = SizedMemo(
             _MEMO_CHARS, _MEMO_ITEM_CHARS
         )
         # reference -> (item key, value extractor, last entry seen, its extracted value)
         self._fast: SizedMemo[Any, FastEntry] = SizedMemo(_MEMO_CHARS, _MEMO_ITEM_CHARS)
-        self._executor: ThreadPoolExecutor | None = None
-        self._lock = threading.Lock()
-        self._epoch = _Override.epoch
+        self._seen = _override.active  # the testing override this resolver's cache is for
         self._default_region: str | object | None = _MISSING
-        _resolvers.add(self)
+        register(self)
 
     # -- public API ----------------------------------------------------------------------
 
@@ -223,7 +164,7 @@ class Resolver:
             TypeError: ``obj`` is bytes, or ``path`` is not text.
         """
         validate_arguments(obj, path, "resolve")
-        self._check_epoch()
+        self._store()
         # The values live only in _resolve's frame, which has returned before this raises:
         # a traceback of the error (Sentry, logging with locals) holds none of them.
         failures, result = self._resolve(obj, path)
@@ -252,7 +193,7 @@ class Resolver:
             TypeError: ``obj`` is bytes, or ``path`` is not text.
         """
         validate_arguments(obj, path, "check")
-        self._check_epoch()
+        self._store()
         return self._settle(obj, path, report=True).checked
 
     def get(self, reference: str | Ref | Template, default: Any = _MISSING) -> Any:
@@ -269,7 +210,7 @@ class Resolver:
             RefSyntaxError: The text is a malformed reference.
             TypeError: ``reference`` is not text, a parsed reference or a template.
         """
-        if self._epoch == _Override.epoch:
+        if self._seen is _override.active:
             try:
                 fast = self._fast.get(reference)
             except TypeError:  # unhashable: not a reference, the slow path says so
@@ -281,7 +222,7 @@ class Resolver:
                         self._stats.fast_hit()
                         return fast[3]
                     value = fast[1](entry.fetched)
-                    if value is not _MISSING:
+                    if value is not NO_VALUE:
                         self._fast[reference] = (fast[0], fast[1], entry, value)
                         self._stats.fast_hit()
                         return value
@@ -324,7 +265,7 @@ class Resolver:
             ResolutionError: It could not be resolved.
             TypeError: ``reference`` is not a parameter or secret reference.
         """
-        self._check_epoch()
+        self._store()
         ref = self._as_ref(reference, "lookup")
         if not isinstance(ref, (SSMRef, SecretRef)):
             what = "plain text" if ref is None else "a template"
@@ -339,10 +280,10 @@ class Resolver:
         self, ref: Ref, refresh: bool, newer_than: float | None
     ) -> tuple[Resolved | None, list[Failure]]:
         key = self._key(ref)
-        result = self._fetch_keys([key], force=refresh, newer_than=newer_than)[key]
-        value = _extract(ref, result)
+        result = self._fetch([key], force=refresh, newer_than=newer_than)[key]
+        value = extract(ref, result)
         if isinstance(value, Miss):
-            return None, [_failure("", ref, value)]
+            return None, [missed("", ref, value)]
         assert isinstance(result, Entry)
         return Resolved(value, result.fetched.version, result.fetched_at), []
 
@@ -367,14 +308,17 @@ class Resolver:
         """
         if not path.startswith("/"):
             raise ValueError(f"an SSM path starts with '/', got {path!r}")
-        self._check_epoch()
-        backend = _Override.backend or self._backend
+        backend = self._store()
         by_path = getattr(backend, "get_parameters_by_path", None)
         reference = f"ssm:{path}"
         if by_path is None:
             reason = f"{type(backend).__name__} cannot list parameters by path"
             raise ResolutionError([Failure("", reference, FailureKind.CONFIGURATION, reason)])
-        got = by_path(region or self._region_name, path, recursive=recursive)
+
+        def list_path() -> Any:
+            return by_path(region or self._region_name, path, recursive=recursive)
+
+        got = counting_into(self._stats, list_path) if backend is self._backend else list_path()
         if isinstance(got, Miss):
             raise ResolutionError([Failure("", reference, got.kind, got.reason)])
         return {name: str(fetched.value) for name, fetched in got.items()}
@@ -385,10 +329,7 @@ class Resolver:
 
     def close(self) -> None:
         """Stop the worker threads (the resolver stays usable and restarts them on demand)."""
-        with self._lock:
-            executor, self._executor = self._executor, None
-        if executor is not None:
-            executor.shutdown(wait=False)
+        self._fetcher.close()
 
     def __repr__(self) -> str:
         return (
@@ -407,7 +348,7 @@ class Resolver:
         result = rebuild(obj, tree, settled.changed, lambda text: replacements.get(text, text))
         return [], None if result is DROP else result
 
-    def _settle(self, obj: Any, prefix: str, *, report: bool) -> _Settled:
+    def _settle(self, obj: Any, prefix: str, *, report: bool) -> Settled:
         """One pass: walk, fetch every reference at once, substitute each setting."""
         found = scan(obj, self._parse)
         refs: dict[Ref, None] = {}
@@ -417,34 +358,10 @@ class Resolver:
             elif not isinstance(item, RefSyntaxError):
                 refs[item] = None
         keys = {ref: self._key(ref) for ref in refs}
-        results = self._fetch_keys(list(dict.fromkeys(keys.values()))) if keys else {}
-        values = {ref: _extract(ref, results[key]) for ref, key in keys.items()}
+        results = self._fetch(list(dict.fromkeys(keys.values()))) if keys else {}
+        values = {ref: extract(ref, results[key]) for ref, key in keys.items()}
 
-        settled = _Settled(found)
-        by_text: dict[str, tuple[tuple[Status, ...], Any]] = {}
-        for index, item in found.found:
-            path, text = found.tree.strings[index]
-            outcome = by_text.get(text)  # the same text anywhere settles the same way
-            if outcome is None:
-                outcome = by_text[text] = substitute(item, values)
-            statuses, value = outcome
-            if value is not FAILED:
-                settled.replacements[text] = value
-            if report or value is FAILED:
-                where = format_path(path, prefix)
-                for status in statuses:
-                    checked = _checked(where, status)
-                    if report:
-                        settled.checked.append(checked)
-                    if checked.failure is not None:
-                        settled.failures.append(checked.failure)
-        settled.changed = containers_leading_to(found.tree, (i for i, _ in found.found))
-        for edge in cycles_through(found.tree, settled.changed):
-            failure = _cycle_failure(edge, prefix, found)
-            settled.failures.append(failure)
-            if report:
-                settled.checked.append(Checked(failure.path, failure.reference, failure))
-        return settled
+        return settle(found, values, prefix, report=report)
 
     def _get(
         self, reference: str | Ref | Template, default: Any, *, refresh: bool
@@ -453,22 +370,22 @@ class Resolver:
 
         Failures are returned, not raised, so the frame that raises them holds no value.
         """
-        self._check_epoch()
+        self._store()
         item = self._as_ref(reference, "refresh" if refresh else "get")
         if item is None:
             return reference, []
         refs = dict.fromkeys(item.refs) if isinstance(item, Template) else (item,)
         keys = {ref: self._key(ref) for ref in refs}
-        results = self._fetch_keys(list(dict.fromkeys(keys.values())), force=refresh)
+        results = self._fetch(list(dict.fromkeys(keys.values())), force=refresh)
         statuses, value = substitute(
-            item, {ref: _extract(ref, results[key]) for ref, key in keys.items()}
+            item, {ref: extract(ref, results[key]) for ref, key in keys.items()}
         )
         if value is FAILED:
             miss = statuses[0].miss
             missing = miss is not None and miss.kind in MISSING_KINDS
             if missing and default is not _MISSING and isinstance(item, (SSMRef, SecretRef)):
                 return default, []
-            failures = [_failure_of("", s) for s in statuses if s.miss is not None]
+            failures = [failure_of("", s) for s in statuses if s.miss is not None]
             return None, failures
         if value is DROP:
             return (None if default is _MISSING else default), []
@@ -477,91 +394,20 @@ class Resolver:
         return value, []
 
     def _remember_fast(self, reference: str | Ref | Template, ref: Ref, key: ItemKey) -> None:
-        extract: Callable[[Fetched], Any] = _whole_value
-        if isinstance(ref, SecretRef) and ref.key is not None:
-            wanted = ref.key
-
-            def extract(fetched: Fetched) -> Any:
-                data = fetched.json()
-                return data.get(wanted, _MISSING) if isinstance(data, dict) else _MISSING
-
         size = len(reference) if isinstance(reference, str) else len(str(ref))
-        self._fast.remember(reference, (key, extract, None, None), size)
+        self._fast.remember(reference, (key, extractor(ref), None, None), size)
 
-    def _fetch_keys(
+    def _fetch(
         self, keys: list[ItemKey], *, force: bool = False, newer_than: float | None = None
     ) -> dict[ItemKey, Entry | Miss]:
-        results, mine, waiting = self._cache.claim(keys, force=force, newer_than=newer_than)
-        self._stats.add_cache(hits=len(results), misses=len(mine) + len(waiting))
-        try:
-            if mine:
-                results.update(self._fetch_claimed(mine))
-            for key, future in waiting.items():
-                results[key] = future.result(timeout=_WAIT_SECONDS)
-        except BaseException:
-            del results  # values already at hand must not ride up the traceback
-            raise
-        return results
-
-    def _fetch_claimed(self, mine: list[ItemKey]) -> dict[ItemKey, Entry | Miss]:
-        """Fetch the keys this caller claimed and put the outcomes in the cache."""
-        # Retrying only pays when there is nothing to serve meanwhile: with every value
-        # cached, a failed refresh serves the old value at once (stale-if-error).
-        every_one_cached = all(k in self._cache.entries for k in mine)
-        try:
-            outcomes = self._fetch(mine, 0.0 if every_one_cached else self._retry_budget)
-        except BaseException as error:
-            self._cache.abandon(mine, error)
-            raise
-        results: dict[ItemKey, Entry | Miss] = {}
-        for key in mine:
-            outcome = outcomes[key]
-            result = self._cache.complete(key, outcome, _label(key))
-            if isinstance(outcome, Miss) and isinstance(result, Entry):
-                self._stats.add_cache(stale=1)
-            results[key] = result
-        return results
-
-    def _fetch(self, keys: list[ItemKey], retry_budget: float = 0.0) -> dict[ItemKey, Outcome]:
-        """Plan the fewest calls for ``keys`` and run them, in parallel when there are several.
-
-        Each call is retried within ``retry_budget`` seconds while it is throttled or fails
-        in transit (see ``awsrefs._retry``).
-        """
-        backend = _Override.backend or self._backend
-        parameters: dict[str | None, list[str]] = defaultdict(list)
-        current: dict[str | None, list[str]] = defaultdict(list)
-        tasks: list[Callable[[], dict[ItemKey, Outcome]]] = []
-        for key in keys:
-            if key[0] == "ssm":
-                parameters[key[1]].append(key[2])
-            elif key[3] is None and key[4] is None:
-                current[key[1]].append(key[2])
-            else:
-                tasks.append(_pinned_task(backend, key))
-        for region, names in parameters.items():
-            for chunk in _parameter_chunks(names, backend.parameter_batch_size):
-                tasks.append(_parameters_task(backend, region, chunk))
-        for region, ids in current.items():
-            size = backend.secret_batch_size if backend.can_batch_secrets(region) else 1
-            for ids_chunk in _chunks(ids, size):
-                tasks.append(_secrets_task(backend, region, ids_chunk))
-        if retry_budget > 0:
-            tasks = [_retrying(task, retry_budget) for task in tasks]
-        if len(tasks) == 1:
-            return tasks[0]()
-        out: dict[ItemKey, Outcome] = {}
-        for part in self._run_parallel(tasks):
-            out.update(part)
-        return out
-
-    def _run_parallel(self, tasks: list[Callable[[], T]]) -> list[T]:
-        with self._lock:
-            if self._executor is None:
-                self._executor = ThreadPoolExecutor(self._max_workers, "awsrefs")
-            executor = self._executor
-        futures: list[Future[T]] = [executor.submit(task) for task in tasks]
-        return [f.result() for f in futures]
+        backend = self._store()
+        return self._fetcher.fetch(
+            keys,
+            backend,
+            count_here=backend is self._backend,  # a backend passed in counts here too
+            force=force,
+            newer_than=newer_than,
+        )
 
     # -- helpers -------------------------------------------------------------------------
 
@@ -593,223 +439,32 @@ class Resolver:
         if ref.region:
             return ref.region
         if self._default_region is _MISSING:
-            backend = _Override.backend or self._backend
-            self._default_region = backend.default_region()
+            self._default_region = self._store().default_region()
         return self._default_region  # type: ignore[return-value]
 
     def _key(self, ref: Ref) -> ItemKey:
         region = self._region(ref)
         if isinstance(ref, SSMRef):
-            return ("ssm", region, ref.api_name)
+            return ItemKey("ssm", region, ref.api_name)
         stage = None if ref.stage == "AWSCURRENT" else ref.stage
-        return ("secretsmanager", region, ref.secret_id, stage, ref.version_id)
+        return ItemKey("secretsmanager", region, ref.secret_id, stage, ref.version_id)
 
-    def _check_epoch(self) -> None:
-        if self._epoch != _Override.epoch:
-            self._epoch = _Override.epoch
+    def _store(self) -> Backend:
+        """The backend to read from now: the testing override's, else this resolver's own.
+
+        When the override changed since the last look, what was cached is dropped first.
+        """
+        seen = _override.active
+        if seen is not self._seen:
+            self._seen = seen
             self._cache.clear()
             self._fast.clear()
             self._default_region = _MISSING
+        return seen.backend or self._backend
 
     def _after_fork(self) -> None:
-        self._lock = threading.Lock()
-        self._executor = None
+        self._fetcher.after_fork()
         self._parsed.after_fork()
         self._fast.after_fork()
-        self._cache.after_fork()
         self._stats.after_fork()
         self._backend.after_fork()
-
-
-def _whole_value(fetched: Fetched) -> Any:
-    return fetched.value
-
-
-def _label(key: ItemKey) -> str:
-    assert isinstance(key, tuple)
-    if key[0] == "ssm":
-        return f"ssm:{key[2]}"
-    stage = f" ({key[3] or key[4]})" if key[3] or key[4] else ""
-    return f"secretsmanager:{key[2]}{stage}"
-
-
-def _chunks(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
-    for start in range(0, len(items), size):
-        yield items[start : start + size]
-
-
-def _parameter_chunks(names: list[str], size: int) -> Iterator[list[str]]:
-    """Chunks of at most ``size`` names, each naming a parameter at most once.
-
-    ``/a:1`` and ``/a:prod`` go to different calls so answers match requests without
-    relying on the response's ``Selector``; distinct names pack as tightly as ``_chunks``.
-    """
-    by_base: dict[str, list[str]] = defaultdict(list)
-    for name in names:
-        by_base[split_selector(name)[0]].append(name)
-    # Most-repeated names first, so first-fit reaches max(ceil(n / size), repeats) calls.
-    ordered = sorted(by_base.items(), key=lambda item: -len(item[1]))
-    chunks: list[tuple[list[str], set[str]]] = []
-    for base, group in ordered:
-        for name in group:
-            _place(chunks, name, base, size)
-    for chunk, _ in chunks:
-        yield chunk
-
-
-def _place(chunks: list[tuple[list[str], set[str]]], name: str, base: str, size: int) -> None:
-    for chunk, bases in chunks:
-        if len(chunk) < size and base not in bases:
-            chunk.append(name)
-            bases.add(base)
-            return
-    chunks.append(([name], {base}))
-
-
-def _parameters_task(
-    backend: Backend, region: str | None, names: Sequence[str]
-) -> Callable[[], dict[ItemKey, Outcome]]:
-    def run() -> dict[ItemKey, Outcome]:
-        got = backend.get_parameters(region, names)
-        return {("ssm", region, name): got[name] for name in names}
-
-    return run
-
-
-def _secrets_task(
-    backend: Backend, region: str | None, ids: Sequence[str]
-) -> Callable[[], dict[ItemKey, Outcome]]:
-    def run() -> dict[ItemKey, Outcome]:
-        got = backend.get_current_secrets(region, ids)
-        return {("secretsmanager", region, sid, None, None): got[sid] for sid in ids}
-
-    return run
-
-
-def _retrying(
-    task: Callable[[], dict[ItemKey, Outcome]], budget: float
-) -> Callable[[], dict[ItemKey, Outcome]]:
-    return lambda: retry_transient(task, budget)
-
-
-def _pinned_task(backend: Backend, key: ItemKey) -> Callable[[], dict[ItemKey, Outcome]]:
-    assert isinstance(key, tuple)
-
-    def run() -> dict[ItemKey, Outcome]:
-        return {key: backend.get_secret(key[1], key[2], key[3], key[4])}
-
-    return run
-
-
-def _extract(ref: Ref, result: Entry | Miss) -> Any:
-    """The value ``ref`` names inside a fetched item, or a Miss saying why not."""
-    if isinstance(result, Miss):
-        return result
-    fetched = result.fetched
-    if isinstance(ref, SSMRef) or ref.key is None:
-        return fetched.value
-    data = fetched.json()
-    if isinstance(fetched.value, bytes):
-        return Miss(
-            FailureKind.NOT_JSON, f"secret {ref.secret_id!r} is binary, so it has no JSON keys"
-        )
-    if data is _NOT_JSON or not isinstance(data, dict):
-        return Miss(
-            FailureKind.NOT_JSON,
-            f"secret {ref.secret_id!r} is not a JSON object, so it has no key {ref.key!r}; "
-            f"use 'secretsmanager:{ref.secret_id}' for the whole value",
-        )
-    if ref.key not in data:
-        names = sorted(map(str, data))
-        shown = ", ".join(names[:20]) + (f", ... ({len(names)} keys)" if len(names) > 20 else "")
-        return Miss(
-            FailureKind.NO_SUCH_KEY,
-            f"secret {ref.secret_id!r} has no JSON key {ref.key!r} (keys: {shown or 'none'})",
-        )
-    return data[ref.key]
-
-
-def _failure(where: str, ref: Ref, miss: Miss) -> Failure:
-    return Failure(where, str(ref), miss.kind, miss.reason)
-
-
-# -- one pass's outcome ---------------------------------------------------------------------
-
-
-class _Settled:
-    """What one pass found: failures and statuses, and each setting text's new value."""
-
-    def __init__(self, found: Scan) -> None:
-        self.found = found
-        self.changed: set[int] = set()
-        self.replacements: dict[str, Any] = {}
-        self.failures: list[Failure] = []
-        self.checked: list[Checked] = []
-
-    def __repr__(self) -> str:  # never show the values
-        return f"_Settled(failures={len(self.failures)}, replacements=<hidden>)"
-
-
-def _failure_of(where: str, status: Status) -> Failure:
-    assert status.miss is not None
-    return Failure(where, status.reference, status.miss.kind, status.miss.reason)
-
-
-def _checked(where: str, status: Status) -> Checked:
-    failure = None if status.miss is None else _failure_of(where, status)
-    return Checked(where, status.reference, failure, optional_missing=status.dropped)
-
-
-def _cycle_failure(edge: BackEdge, prefix: str, found: Scan) -> Failure:
-    where = format_path(edge.path, prefix)
-    target = format_path(edge.target, prefix) or "the top of the settings"
-    depth = len(edge.target)
-    reference = ""
-    for index, item in found.found:  # name the first reference below the repeated container
-        refs = item.refs if isinstance(item, Template) else (item,)
-        if found.tree.strings[index][0][:depth] == edge.target and refs:
-            reference = refs[0].text if isinstance(refs[0], RefSyntaxError) else str(refs[0])
-            break
-    reason = (
-        f"{where or '(value)'} holds {target} again, which contains a reference: awsrefs "
-        "does not copy cyclic settings; break the cycle or move the reference out of it"
-    )
-    return Failure(where, reference, FailureKind.CONFIGURATION, reason)
-
-
-# -- the default resolver and fork safety ---------------------------------------------------
-
-_default: Resolver | None = None
-_default_lock = threading.Lock()
-
-
-def default_resolver() -> Resolver:
-    """The process-wide resolver used by ``awsrefs.resolve`` and the integrations.
-
-    Made on first use with the environment's AWS configuration (``AWS_REGION``,
-    ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``...).
-    """
-    global _default
-    if _default is None:
-        with _default_lock:
-            if _default is None:
-                _default = Resolver()
-    return _default
-
-
-def set_default_resolver(resolver: Resolver | None) -> None:
-    """Replace the process-wide resolver (None: make a new one on next use)."""
-    global _default
-    with _default_lock:
-        _default = resolver
-
-
-def _after_fork_in_child() -> None:
-    global _default_lock
-    _default_lock = threading.Lock()
-    for resolver in list(_resolvers):
-        resolver._after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

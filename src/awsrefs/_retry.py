@@ -12,7 +12,6 @@ client, and a long pause would leave a fleet idle after the quota has room again
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from typing import TypeVar
@@ -40,7 +39,7 @@ def retry_transient(
     run: Callable[[], dict[K, Outcome]],
     budget: float,
     *,
-    rng: Callable[[], float] = random.random,
+    rng: Callable[[], float] | None = None,
     sleep: Callable[[float], object] = time.sleep,
     clock: Callable[[], float] = time.monotonic,
 ) -> dict[K, Outcome]:
@@ -49,13 +48,17 @@ def retry_transient(
     Args:
         run: Makes one call; returns an outcome per item.
         budget: Seconds, from now, after which no retry starts (0: never retry).
-        rng: Uniform random numbers in [0, 1).
+        rng: Uniform random numbers in [0, 1) (default: ``random.random``).
         sleep: Pauses between calls.
         clock: Monotonic time.
 
     Returns:
         Each item's last outcome: values fetched by an earlier call are kept.
     """
+    if rng is None:
+        import random  # not at import time: ``import awsrefs`` stays light
+
+        rng = random.random
     deadline = clock() + budget
     out = run()
     retry = 0

@@ -1,11 +1,20 @@
+"""Counters of calls, attempts and cache use that tests, benchmarks and operators read."""
+
 from __future__ import annotations
 
 import itertools
 import threading
 from collections import Counter
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, TypeVar, cast
 
-__all__ = ["Stats"]
+T = TypeVar("T")
+
+__all__ = ["Stats", "counting_into"]
+
+# The resolver whose fetch this thread is running: a backend that keeps its own counters
+# counts its calls there too, so ``resolver.stats`` sees every call it caused.
+_counting = threading.local()
 
 
 class Stats:
@@ -36,10 +45,16 @@ class Stats:
     def add_call(self, operation: str) -> None:
         with self._lock:
             self.calls[operation] += 1
+        caller: Stats | None = getattr(_counting, "stats", None)
+        if caller is not None and caller is not self:
+            caller.add_call(operation)
 
     def add_attempt(self, operation: str) -> None:
         with self._lock:
             self.attempts[operation] += 1
+        caller: Stats | None = getattr(_counting, "stats", None)
+        if caller is not None and caller is not self:
+            caller.add_attempt(operation)
 
     def add_cache(self, *, hits: int = 0, misses: int = 0, stale: int = 0) -> None:
         with self._lock:
@@ -81,6 +96,16 @@ class Stats:
             f"Stats(calls={snap['calls']}, cache_hits={snap['cache_hits']}, "
             f"cache_misses={snap['cache_misses']}, stale_served={snap['stale_served']})"
         )
+
+
+def counting_into(stats: Stats, run: Callable[[], T]) -> T:
+    """Run ``run`` with the calls it records on any :class:`Stats` also counted in ``stats``."""
+    previous = getattr(_counting, "stats", None)
+    _counting.stats = stats
+    try:
+        return run()
+    finally:
+        _counting.stats = previous
 
 
 def _count_value(counter: itertools.count[int]) -> int:

@@ -26,25 +26,24 @@ Other failures (server down, network, timeouts) are never retried here.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import functools
-import json
 import logging
 import math
 import os
 import random
 import threading
 import time
-import traceback
-import types
-import urllib.parse
 import weakref
-from collections.abc import Awaitable, Callable, Generator, Iterable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeAlias, TypeVar
 
+from awsrefs._auth_failures import AUTH_SQLSTATES, MYSQL_ACCESS_DENIED, is_auth_failure
+from awsrefs._credentials import Credentials, CredentialsError
+from awsrefs._default import default_resolver
 from awsrefs._grammar import SecretRef, parse
-from awsrefs._resolver import Resolver, default_resolver
+from awsrefs._redact import redact_exception, scrubbed
+from awsrefs._resolver import Resolver
 from awsrefs.errors import FailureKind, RefError, ResolutionError
 
 __all__ = [
@@ -59,21 +58,11 @@ __all__ = [
 
 T = TypeVar("T")
 
+# Defined in private modules, public here: name them as users import them (tracebacks, pickle).
+for _public in (Credentials, CredentialsError):
+    _public.__module__ = __name__
+
 log = logging.getLogger("awsrefs.rotation")
-
-AUTH_SQLSTATES = frozenset({"28P01", "28000"})
-"""SQLSTATEs of rejected credentials: invalid_password, invalid_authorization_specification."""
-
-MYSQL_ACCESS_DENIED = 1045
-"""MySQL/MariaDB ER_ACCESS_DENIED_ERROR."""
-
-# psycopg and psycopg2 often leave the SQLSTATE unset for connect-time failures; the server's
-# message is all there is (English unless the server sets lc_messages otherwise).
-_PG_AUTH_MESSAGES = ("password authentication failed",)
-_PG_MODULES = frozenset({"psycopg", "psycopg2", "asyncpg", "pg8000"})
-_MYSQL_MODULES = frozenset({"pymysql", "MySQLdb", "aiomysql", "asyncmy", "mysql", "mariadb"})
-_AUTH_CLASS_NAMES = frozenset({"InvalidPasswordError", "InvalidAuthorizationSpecificationError"})
-_CHAIN_LIMIT = 32
 
 # Failures with credentials a look-up returned reuse that look-up for this long instead of
 # calling AWS again (threads that raced it, wrong credentials retried in a loop).
@@ -81,255 +70,6 @@ _QUIET_SECONDS = 5.0
 # While a rotation is in progress and every candidate is still rejected, AWS is read again
 # at most this often (process-wide), so a restarted or back-to-back rotation is followed.
 _REPROBE_SECONDS = 1.0
-_REDACTED = "<redacted>"
-
-
-# -- classification --------------------------------------------------------------------------
-
-
-def is_auth_failure(exc: BaseException) -> bool:
-    """Tell whether a driver error means "wrong user name or password".
-
-    Looks at ``exc`` and what it wraps (SQLAlchemy's ``.orig``, ``__cause__``,
-    ``__context__``). Recognised: SQLSTATE 28P01/28000 in ``sqlstate`` (psycopg 3, asyncpg,
-    PyMySQL) or ``pgcode`` (psycopg2); asyncpg's ``InvalidPasswordError`` and
-    ``InvalidAuthorizationSpecificationError``; PostgreSQL's connect-time message
-    "password authentication failed" from psycopg and psycopg2, which often carry no
-    SQLSTATE there; MySQL/MariaDB error 1045 from PyMySQL, mysqlclient, aiomysql, asyncmy
-    and MySQL Connector. Network errors (``OSError``: refused, reset, timed out) and
-    everything else are not authentication failures.
-
-    Args:
-        exc: The exception a connection attempt raised.
-
-    Returns:
-        True for rejected credentials.
-    """
-    return any(_is_auth_one(error) for error in _chain(exc))
-
-
-def _chain(exc: BaseException) -> Iterator[BaseException]:
-    seen: set[int] = set()
-    stack = [exc]
-    while stack and len(seen) < _CHAIN_LIMIT:
-        error = stack.pop()
-        if id(error) in seen:
-            continue
-        seen.add(id(error))
-        yield error
-        for attr in ("__context__", "__cause__", "orig"):
-            inner = getattr(error, attr, None)
-            if isinstance(inner, BaseException):
-                stack.append(inner)
-
-
-def _is_auth_one(error: BaseException) -> bool:
-    if isinstance(error, OSError):
-        return False
-    for attr in ("sqlstate", "pgcode"):
-        code = getattr(error, attr, None)
-        if isinstance(code, str) and code in AUTH_SQLSTATES:
-            return True
-    module = type(error).__module__.partition(".")[0]
-    if module in _PG_MODULES:
-        if type(error).__name__ in _AUTH_CLASS_NAMES:
-            return True
-        text = str(error.args[0]) if error.args else ""
-        return any(message in text for message in _PG_AUTH_MESSAGES)
-    if module in _MYSQL_MODULES:
-        code = getattr(error, "errno", None)
-        if not isinstance(code, int) and error.args:
-            code = error.args[0]
-        return code == MYSQL_ACCESS_DENIED
-    return False
-
-
-# -- redaction -------------------------------------------------------------------------------
-
-
-def _spellings(secret: str) -> list[str]:
-    forms = {secret, repr(secret)[1:-1], urllib.parse.quote(secret, safe=""), json.dumps(secret)}
-    forms.add(urllib.parse.quote_plus(secret, safe=""))
-    forms.discard("")
-    return sorted(forms, key=len, reverse=True)
-
-
-def redact_exception(exc: BaseException, secrets: Iterable[str]) -> BaseException:
-    """Remove secret values from an exception's message, in place, and return it.
-
-    Some drivers put their connection parameters (a DSN with the password) into error
-    messages. Every exception in the chain (``.orig``, ``__cause__``, ``__context__``) whose
-    ``args`` or notes contain one of ``secrets`` (also URL-quoted or escaped) gets them
-    replaced by ``<redacted>``; the exception object, its type and attributes stay the same.
-
-    Args:
-        exc: The exception to clean.
-        secrets: Values that must not appear (passwords).
-
-    Returns:
-        ``exc`` itself.
-    """
-    forms = [form for secret in secrets if secret for form in _spellings(secret)]
-    if not forms:
-        return exc
-
-    def clean(value: Any) -> Any:
-        if isinstance(value, str):
-            for form in forms:
-                value = value.replace(form, _REDACTED)
-            return value
-        if isinstance(value, bytes):
-            for form in forms:
-                value = value.replace(form.encode(), _REDACTED.encode())
-            return value
-        return value
-
-    for error in _chain(exc):
-        args = tuple(clean(arg) for arg in error.args)
-        if args != error.args:
-            with contextlib.suppress(AttributeError, TypeError):  # exotic exception types
-                error.args = args
-        notes = getattr(error, "__notes__", None)
-        if isinstance(notes, list):
-            notes[:] = [clean(note) for note in notes]
-    return exc
-
-
-def _scrubbed(
-    exc: BaseException, tried: list[str], plan: Generator[Any, Any, None]
-) -> BaseException:
-    """Make the driver error safe to raise: no password in its messages or its frames.
-
-    Error reporters (Sentry, ``traceback`` with locals) capture the locals of every frame in
-    a traceback. The frames below ``connect`` (the caller's ``fn``, the driver's own) have
-    finished and held the password (arguments, a DSN); their locals are cleared, which keeps
-    file and line for the traceback. ``connect``'s own locals that held passwords are
-    emptied: the list of passwords tried, and the rule's generator (closed).
-    """
-    redact_exception(exc, tried)
-    for error in _chain(exc):
-        # Frames still running (connect's own) raise RuntimeError and are skipped.
-        traceback.clear_frames(error.__traceback__)
-    tried.clear()
-    plan.close()
-    return exc
-
-
-# -- credentials -----------------------------------------------------------------------------
-
-
-class CredentialsError(RefError, ValueError):
-    """A secret that does not hold database credentials (not JSON, no username or password)."""
-
-
-@dataclasses.dataclass(frozen=True)
-class Credentials:
-    """Database credentials read from one version of a Secrets Manager secret.
-
-    The keys are those of the RDS rotation templates: ``username``, ``password``, ``host``,
-    ``port``, ``dbname``, ``engine``; other keys are kept in ``extra``. The repr never shows
-    the password or the values of ``extra``.
-
-    Attributes:
-        username: Login name.
-        password: Password.
-        host: Server host, or None when the secret has none (RDS-managed master secrets).
-        port: Server port, or None.
-        dbname: Database name, or None.
-        engine: ``postgres``, ``mysql``, ``mariadb``... as the secret says, or None.
-        version_id: Secrets Manager version id these came from.
-        stage: ``AWSCURRENT`` or ``AWSPENDING``.
-        extra: Other top-level keys of the secret.
-        fetched_at: ``time.monotonic()`` when the secret version was fetched.
-    """
-
-    username: str
-    password: str = dataclasses.field(repr=False)
-    host: str | None = None
-    port: int | None = None
-    dbname: str | None = None
-    engine: str | None = None
-    version_id: str | None = None
-    stage: str = "AWSCURRENT"
-    extra: Mapping[str, Any] = dataclasses.field(
-        default_factory=lambda: types.MappingProxyType({}), repr=False, compare=False
-    )
-    fetched_at: float = dataclasses.field(default=0.0, compare=False)
-
-    def __repr__(self) -> str:
-        return (
-            f"Credentials(username={self.username!r}, password=<hidden>, host={self.host!r}, "
-            f"port={self.port!r}, dbname={self.dbname!r}, engine={self.engine!r}, "
-            f"version_id={self.version_id!r}, stage={self.stage!r}, "
-            f"extra_keys={sorted(self.extra)!r})"
-        )
-
-    @property
-    def login(self) -> tuple[str, str, str | None, int | None, str | None]:
-        """What a connection attempt depends on; equal logins succeed or fail together."""
-        return (self.username, self.password, self.host, self.port, self.dbname)
-
-    @classmethod
-    def from_secret(
-        cls,
-        value: Any,
-        *,
-        secret: str = "the secret",  # noqa: S107 - a name for messages
-        version_id: str | None = None,
-        stage: str = "AWSCURRENT",
-        fetched_at: float = 0.0,
-    ) -> Credentials:
-        """Build credentials from a secret's value.
-
-        Args:
-            value: The SecretString (JSON text) or an already decoded mapping.
-            secret: The secret's name, for error messages.
-            version_id: Its version id.
-            stage: The staging label it was read by.
-            fetched_at: When it was fetched (``time.monotonic()``).
-
-        Raises:
-            CredentialsError: Not a JSON object, no ``username``/``password`` text, or a
-                ``port`` that is not a number. The message never contains values.
-        """
-        where = f"secret {secret!r} ({stage}, version {version_id})"
-        data = value
-        if isinstance(value, (str, bytes)):
-            try:
-                data = json.loads(value)
-            except ValueError:
-                data = None
-        if not isinstance(data, Mapping):
-            raise CredentialsError(
-                f"{where} is not a JSON object; database credentials need at least "
-                "'username' and 'password' keys (as the RDS rotation templates store them)"
-            )
-        missing = [k for k in ("username", "password") if not isinstance(data.get(k), str)]
-        if missing:
-            raise CredentialsError(
-                f"{where} has no text value for {', '.join(map(repr, missing))} "
-                f"(keys: {', '.join(sorted(map(str, data))) or 'none'})"
-            )
-        port = data.get("port")
-        if port is not None:
-            if isinstance(port, str) and port.strip().isdigit():
-                port = int(port)
-            elif not isinstance(port, int) or isinstance(port, bool):
-                raise CredentialsError(f"{where} has a 'port' that is not a number")
-        known = ("username", "password", "host", "port", "dbname", "engine")
-        host, dbname, engine = data.get("host"), data.get("dbname"), data.get("engine")
-        return cls(
-            username=data["username"],
-            password=data["password"],
-            host=str(host) if host not in (None, "") else None,
-            port=port,
-            dbname=str(dbname) if dbname not in (None, "") else None,
-            engine=str(engine) if engine not in (None, "") else None,
-            version_id=version_id,
-            stage=stage,
-            extra=types.MappingProxyType({k: v for k, v in data.items() if k not in known}),
-            fetched_at=fetched_at,
-        )
 
 
 # -- process-wide state per secret ----------------------------------------------------------
@@ -507,7 +247,7 @@ class RotatingCredentials:
                 except Exception as exc:
                     if not is_auth_failure(exc):
                         step = None
-                        _scrubbed(exc, tried, plan)
+                        scrubbed(exc, tried, plan)
                         raise
                     first = first or exc
                     step = _advance(plan, False)
@@ -520,7 +260,7 @@ class RotatingCredentials:
             else:
                 step = _advance(plan, step())
         assert first is not None
-        raise _scrubbed(first, tried, plan)
+        raise scrubbed(first, tried, plan)
 
     async def aconnect(self, fn: Callable[[Credentials], Awaitable[T]]) -> T:
         """Like :meth:`connect` for an async ``fn``; AWS calls run in a worker thread.
@@ -543,7 +283,7 @@ class RotatingCredentials:
                 except Exception as exc:
                     if not is_auth_failure(exc):
                         step = None
-                        _scrubbed(exc, tried, plan)
+                        scrubbed(exc, tried, plan)
                         raise
                     first = first or exc
                     step = _advance(plan, False)
@@ -556,7 +296,7 @@ class RotatingCredentials:
             else:
                 step = _advance(plan, await asyncio.to_thread(step))
         assert first is not None
-        raise _scrubbed(first, tried, plan)
+        raise scrubbed(first, tried, plan)
 
     # -- internals -------------------------------------------------------------------------
 

@@ -17,7 +17,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -187,7 +187,7 @@ class Site:
     engine: str
     real: str  # the secret's dbname
     user: str
-    password: str
+    password: str = field(repr=False)  # failure reports show the Site, never its password
 
     def secret(self, **changes: Any) -> dict[str, Any]:
         value = {

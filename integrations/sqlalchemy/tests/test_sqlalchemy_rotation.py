@@ -294,7 +294,7 @@ def _engine_for(server, url, name, resolver):
 
 
 def _connect_once(engine, query):
-    if isinstance(engine, sqlalchemy.ext.asyncio.AsyncEngine):
+    if not isinstance(engine, sqlalchemy.Engine):  # an AsyncEngine (sqlalchemy.ext.asyncio)
 
         async def go():
             try:

@@ -1,6 +1,7 @@
+"""The Backend protocol and what a backend answers: a Fetched value or a Miss saying why not."""
+
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -30,6 +31,8 @@ class Fetched:
         """The value parsed as JSON, or the ``_NOT_JSON`` marker; parsed once."""
         if self._json is None:
             try:
+                import json  # not at import time: ``import awsrefs`` stays light
+
                 self._json = json.loads(self.value) if isinstance(self.value, str) else _NOT_JSON
             except ValueError:
                 self._json = _NOT_JSON

@@ -16,17 +16,14 @@ installed) does the same for one test and lets the test add values as it goes.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from awsrefs._resolver import _Override
+from awsrefs._override import swap
 from awsrefs.backends.static import StaticBackend
 
 __all__ = ["StaticBackend", "static_values"]
-
-_lock = threading.Lock()
 
 
 @contextmanager
@@ -44,13 +41,8 @@ def static_values(values: Mapping[str, Any] | None = None) -> Iterator[StaticBac
         values during the test, and read ``.stats`` for the calls made.
     """
     backend = StaticBackend(values)
-    with _lock:
-        previous = _Override.backend
-        _Override.backend = backend
-        _Override.epoch += 1  # resolvers drop what they cached before
+    previous = swap(backend)  # resolvers drop what they cached before
     try:
         yield backend
     finally:
-        with _lock:
-            _Override.backend = previous
-            _Override.epoch += 1
+        swap(previous)

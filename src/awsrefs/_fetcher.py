@@ -1,0 +1,145 @@
+"""Fetching items through the cache: single-flight claims, parallel calls, retries.
+
+A :class:`Fetcher` claims the keys a caller needs from the cache (another thread's fetch in
+flight is waited for, not repeated), plans the fewest calls for the rest, runs them in
+parallel on its worker threads, retries throttled and failed-in-transit calls within the
+retry budget when nothing is cached to fall back on, and puts each outcome in the cache.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
+
+from awsrefs._cache import Cache, Entry
+from awsrefs._plan import Call, ItemKey, plan_calls
+from awsrefs._retry import retry_transient
+from awsrefs._stats import Stats, counting_into
+from awsrefs.backends._base import Backend, Miss, Outcome
+
+if TYPE_CHECKING:  # concurrent.futures loads on the first parallel fetch
+    from concurrent.futures import Future, ThreadPoolExecutor
+
+__all__ = ["Fetcher"]
+
+T = TypeVar("T")
+_WAIT_SECONDS = 300.0  # upper bound on waiting for another thread's fetch (botocore is bounded)
+
+
+class Fetcher:
+    """Fetches items into one cache, counting in one :class:`Stats`.
+
+    Args:
+        cache: Where outcomes go and are served from.
+        stats: The resolver's counters.
+        retry_budget: Seconds within which a transient failure is retried.
+        max_workers: Calls run in parallel.
+    """
+
+    def __init__(
+        self, cache: Cache[ItemKey], stats: Stats, retry_budget: float, max_workers: int
+    ) -> None:
+        self.cache = cache
+        self._stats = stats
+        self._retry_budget = retry_budget
+        self._max_workers = max_workers
+        self._executor: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+
+    def fetch(
+        self,
+        keys: Sequence[ItemKey],
+        backend: Backend,
+        *,
+        count_here: bool,
+        force: bool = False,
+        newer_than: float | None = None,
+    ) -> dict[ItemKey, Entry | Miss]:
+        """Each key's cache entry, or why it could not be fetched.
+
+        Args:
+            keys: The items, each once.
+            backend: Where to fetch what is not cached.
+            count_here: Count the backend's calls in this fetcher's stats too (a backend
+                passed in keeps counters of its own).
+            force: Fetch even what is fresh in the cache.
+            newer_than: With ``force``, an entry fetched after this instant is fresh enough.
+        """
+        results, mine, waiting = self.cache.claim(keys, force=force, newer_than=newer_than)
+        self._stats.add_cache(hits=len(results), misses=len(mine) + len(waiting))
+        try:
+            if mine:
+                results.update(self._fetch_claimed(mine, backend, count_here))
+            for key, future in waiting.items():
+                results[key] = future.result(timeout=_WAIT_SECONDS)
+        except BaseException:
+            del results  # values already at hand must not ride up the traceback
+            raise
+        return results
+
+    def _fetch_claimed(
+        self, mine: list[ItemKey], backend: Backend, count_here: bool
+    ) -> dict[ItemKey, Entry | Miss]:
+        """Fetch the keys this caller claimed and put the outcomes in the cache."""
+        # Retrying only pays when there is nothing to serve meanwhile: with every value
+        # cached, a failed refresh serves the old value at once (stale-if-error).
+        every_one_cached = all(k in self.cache.entries for k in mine)
+        budget = 0.0 if every_one_cached else self._retry_budget
+        try:
+            outcomes = self._run(plan_calls(backend, mine), budget, count_here)
+        except BaseException as error:
+            self.cache.abandon(mine, error)
+            raise
+        results: dict[ItemKey, Entry | Miss] = {}
+        for key in mine:
+            outcome = outcomes[key]
+            result = self.cache.complete(key, outcome, key.label)
+            if isinstance(outcome, Miss) and isinstance(result, Entry):
+                self._stats.add_cache(stale=1)
+            results[key] = result
+        return results
+
+    def _run(self, calls: list[Call], budget: float, count_here: bool) -> dict[ItemKey, Outcome]:
+        """Run ``calls``, in parallel when there are several, retrying within ``budget``."""
+        if budget > 0:
+            calls = [_retrying(call, budget) for call in calls]
+        if count_here:
+            calls = [_counted(call, self._stats) for call in calls]
+        if len(calls) == 1:
+            return calls[0]()
+        out: dict[ItemKey, Outcome] = {}
+        for part in self._run_parallel(calls):
+            out.update(part)
+        return out
+
+    def _run_parallel(self, tasks: list[Callable[[], T]]) -> list[T]:
+        with self._lock:
+            if self._executor is None:
+                from concurrent.futures import ThreadPoolExecutor
+
+                self._executor = ThreadPoolExecutor(self._max_workers, "awsrefs")
+            executor = self._executor
+        futures: list[Future[T]] = [executor.submit(task) for task in tasks]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        """Stop the worker threads (they start again on demand)."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
+
+    def after_fork(self) -> None:
+        """A child process starts without the parent's threads and locks."""
+        self._lock = threading.Lock()
+        self._executor = None
+        self.cache.after_fork()
+
+
+def _retrying(call: Call, budget: float) -> Call:
+    return lambda: retry_transient(call, budget)
+
+
+def _counted(call: Call, stats: Stats) -> Call:
+    return lambda: counting_into(stats, call)

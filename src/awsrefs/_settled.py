@@ -1,0 +1,98 @@
+"""One pass's outcome: each setting text's new value, and what failed where."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from awsrefs._grammar import Ref, Template
+from awsrefs._references import Scan
+from awsrefs._results import Checked
+from awsrefs._substitute import FAILED, Status, substitute
+from awsrefs._walk import BackEdge, containers_leading_to, cycles_through, format_path
+from awsrefs.backends._base import Miss
+from awsrefs.errors import Failure, FailureKind, RefSyntaxError
+
+__all__ = ["Settled", "checked", "cycle_failure", "failure_of", "missed", "settle"]
+
+
+def missed(where: str, ref: Ref, miss: Miss) -> Failure:
+    """The failure of ``ref`` at ``where`` for why it was missed."""
+    return Failure(where, str(ref), miss.kind, miss.reason)
+
+
+class Settled:
+    """What one pass found: failures and statuses, and each setting text's new value."""
+
+    def __init__(self, found: Scan) -> None:
+        self.found = found
+        self.changed: set[int] = set()
+        self.replacements: dict[str, Any] = {}
+        self.failures: list[Failure] = []
+        self.checked: list[Checked] = []
+
+    def __repr__(self) -> str:  # never show the values
+        return f"Settled(failures={len(self.failures)}, replacements=<hidden>)"
+
+
+def failure_of(where: str, status: Status) -> Failure:
+    assert status.miss is not None
+    return Failure(where, status.reference, status.miss.kind, status.miss.reason)
+
+
+def checked(where: str, status: Status) -> Checked:
+    found_failure = None if status.miss is None else failure_of(where, status)
+    return Checked(where, status.reference, found_failure, optional_missing=status.dropped)
+
+
+def cycle_failure(edge: BackEdge, prefix: str, found: Scan) -> Failure:
+    where = format_path(edge.path, prefix)
+    target = format_path(edge.target, prefix) or "the top of the settings"
+    depth = len(edge.target)
+    reference = ""
+    for index, item in found.found:  # name the first reference below the repeated container
+        refs = item.refs if isinstance(item, Template) else (item,)
+        if found.tree.strings[index][0][:depth] == edge.target and refs:
+            reference = refs[0].text if isinstance(refs[0], RefSyntaxError) else str(refs[0])
+            break
+    reason = (
+        f"{where or '(value)'} holds {target} again, which contains a reference: awsrefs "
+        "does not copy cyclic settings; break the cycle or move the reference out of it"
+    )
+    return Failure(where, reference, FailureKind.CONFIGURATION, reason)
+
+
+def settle(found: Scan, values: Mapping[Ref, Any], prefix: str, *, report: bool) -> Settled:
+    """Substitute each setting text found with ``values``; gather failures and statuses.
+
+    Args:
+        found: What the walk found.
+        values: Each reference's value, or the Miss saying why there is none.
+        prefix: Prefix of setting paths.
+        report: Also list every reference's status (for ``check``).
+    """
+    settled = Settled(found)
+    by_text: dict[str, tuple[tuple[Status, ...], Any]] = {}
+    for index, item in found.found:
+        path, text = found.tree.strings[index]
+        outcome = by_text.get(text)  # the same text anywhere settles the same way
+        if outcome is None:
+            outcome = by_text[text] = substitute(item, values)
+        statuses, value = outcome
+        if value is not FAILED:
+            settled.replacements[text] = value
+        if report or value is FAILED:
+            where = format_path(path, prefix)
+            for status in statuses:
+                status_checked = checked(where, status)
+                if report:
+                    settled.checked.append(status_checked)
+                if status_checked.failure is not None:
+                    settled.failures.append(status_checked.failure)
+    settled.changed = containers_leading_to(found.tree, (i for i, _ in found.found))
+    for edge in cycles_through(found.tree, settled.changed):
+        failure = cycle_failure(edge, prefix, found)
+        settled.failures.append(failure)
+        if report:
+            settled.checked.append(Checked(failure.path, failure.reference, failure))
+    return settled
