@@ -28,7 +28,7 @@ from awsrefs._results import Checked, Resolved
 from awsrefs._settled import Settled, failure_of, missed, settle
 from awsrefs._stats import Stats, counting_into
 from awsrefs._substitute import FAILED, MISSING_KINDS, substitute
-from awsrefs._walk import DROP, format_path, rebuild
+from awsrefs._walk import DROP, rebuild
 from awsrefs.backends._base import Backend, Fetched, Miss
 from awsrefs.errors import Failure, FailureKind, RefSyntaxError, ResolutionError
 
