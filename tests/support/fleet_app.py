@@ -26,7 +26,11 @@ def with_awsrefs(settings: dict) -> tuple[dict, int]:
     import awsrefs
 
     budget = os.environ.get("FLEET_RETRY_BUDGET")  # default: the resolver's own
-    resolver = awsrefs.Resolver(**({"retry_budget": float(budget)} if budget else {}))
+    # A fleet on one small machine answers slowly: wait for answers rather than send again.
+    options = {"read_timeout": 30.0, "connect_timeout": 10.0}
+    if budget:
+        options["retry_budget"] = float(budget)
+    resolver = awsrefs.Resolver(**options)
     out = resolver.resolve(settings)
     return out, resolver.stats.total_calls
 
@@ -71,8 +75,10 @@ def main() -> int:
         import boto3  # noqa: F401  (the imports are most of the start-up CPU)
         import botocore.session  # noqa: F401
 
-        import awsrefs  # noqa: F401
+        import awsrefs
+        import awsrefs.backends.aws  # awsrefs loads its AWS side on first use
 
+        awsrefs.Resolver()  # what an app has done before its first resolve
         print("ready", flush=True)
         sys.stdin.readline()
         started = time.time()
