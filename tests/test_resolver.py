@@ -478,6 +478,37 @@ LAZY_MODULES = (
 )
 
 
+def test_import_awsrefs_loads_nothing_but_itself():
+    # The import budget (20 ms) leaves no room for typing or dataclasses on a slow machine:
+    # every public name loads its module on first use.
+    code = (
+        "import sys; before = set(sys.modules); import awsrefs; "
+        "print(sorted(set(sys.modules) - before - {'__future__'}))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "['awsrefs']"
+
+
+def test_every_public_name_loads_on_first_use():
+    code = (
+        "import awsrefs; "
+        "missing = [n for n in awsrefs.__all__ if getattr(awsrefs, n, None) is None]; "
+        "print(missing, sorted(set(awsrefs.__all__) - set(dir(awsrefs))), "
+        "awsrefs.errors.RefError is awsrefs.RefError, awsrefs.backends.__name__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[] [] True awsrefs.backends"
+    star = subprocess.run(
+        [sys.executable, "-c", "from awsrefs import *; print(Resolver.__name__, parse('ssm:/a'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert star.stdout.split() == ["Resolver", "ssm:/a"]
+    with pytest.raises(AttributeError, match="no attribute 'nonsense'"):
+        awsrefs.nonsense  # noqa: B018
+
+
 def test_import_awsrefs_loads_only_what_parsing_needs():
     code = (
         "import sys, awsrefs; awsrefs.parse('ssm:/x'); awsrefs.find_references({'a': 'ssm:/x'}); "

@@ -4,21 +4,40 @@
 >>> awsrefs.parse("ssm:/myapp/prod/db-host")
 SSMRef(name='/myapp/prod/db-host', selector=None, optional=False)
 
-``import awsrefs`` does not import boto3; the first AWS call does.
+``import awsrefs`` loads nothing but this file: each public name is imported from its module on
+first use, so a process that never touches awsrefs pays nothing for it. Parsing and finding
+references never load boto3; the first AWS call does.
 """
 
 from __future__ import annotations
 
-from typing import Any, TypeVar
+# Not typing.TYPE_CHECKING: importing typing alone would cost more than this package's budget.
+# Type checkers treat any name TYPE_CHECKING as true.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TypeVar
 
-from awsrefs._default import default_resolver, set_default_resolver
-from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
-from awsrefs._references import FoundReference, find_references, has_references, is_reference
-from awsrefs._resolver import Resolver
-from awsrefs._results import Checked, Resolved
-from awsrefs._stats import Stats
-from awsrefs._walk import format_path
-from awsrefs.errors import Failure, FailureKind, RefError, RefSyntaxError, ResolutionError
+    from awsrefs import backends as backends
+    from awsrefs import errors as errors
+    from awsrefs import iam as iam
+    from awsrefs import report as report
+    from awsrefs import rotation as rotation
+    from awsrefs import testing as testing
+    from awsrefs._default import default_resolver, set_default_resolver
+    from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
+    from awsrefs._references import (
+        FoundReference,
+        find_references,
+        has_references,
+        is_reference,
+    )
+    from awsrefs._resolver import Resolver
+    from awsrefs._results import Checked, Resolved
+    from awsrefs._stats import Stats
+    from awsrefs._walk import format_path
+    from awsrefs.errors import Failure, FailureKind, RefError, RefSyntaxError, ResolutionError
+
+    T = TypeVar("T")
 
 __all__ = [
     "Checked",
@@ -48,7 +67,31 @@ __all__ = [
 
 __version__ = "0.1.0"
 
-T = TypeVar("T")
+# Public name -> the module that defines it.
+_HOMES = {
+    "Checked": "awsrefs._results",
+    "Failure": "awsrefs.errors",
+    "FailureKind": "awsrefs.errors",
+    "FoundReference": "awsrefs._references",
+    "Ref": "awsrefs._grammar",
+    "RefError": "awsrefs.errors",
+    "RefSyntaxError": "awsrefs.errors",
+    "ResolutionError": "awsrefs.errors",
+    "Resolved": "awsrefs._results",
+    "Resolver": "awsrefs._resolver",
+    "SSMRef": "awsrefs._grammar",
+    "SecretRef": "awsrefs._grammar",
+    "Stats": "awsrefs._stats",
+    "Template": "awsrefs._grammar",
+    "default_resolver": "awsrefs._default",
+    "find_references": "awsrefs._references",
+    "format_path": "awsrefs._walk",
+    "has_references": "awsrefs._references",
+    "is_reference": "awsrefs._references",
+    "parse": "awsrefs._grammar",
+    "set_default_resolver": "awsrefs._default",
+}
+_SUBMODULES = frozenset({"backends", "errors", "iam", "report", "rotation", "testing"})
 
 
 def resolve(obj: T, *, path: str = "") -> T:
@@ -56,13 +99,23 @@ def resolve(obj: T, *, path: str = "") -> T:
 
     See :meth:`Resolver.resolve`.
     """
+    from awsrefs._default import default_resolver
+
     return default_resolver().resolve(obj, path=path)
 
 
 def __getattr__(name: str) -> Any:
-    # Submodules that are optional at import time, loaded on first use.
-    if name in ("iam", "report", "rotation", "testing"):
-        import importlib
+    import importlib
 
-        return importlib.import_module(f"awsrefs.{name}")
-    raise AttributeError(f"module 'awsrefs' has no attribute {name!r}")
+    if name in _HOMES:
+        value = getattr(importlib.import_module(_HOMES[name]), name)
+    elif name in _SUBMODULES:
+        value = importlib.import_module(f"awsrefs.{name}")
+    else:
+        raise AttributeError(f"module 'awsrefs' has no attribute {name!r}")
+    globals()[name] = value  # later reads are plain attribute reads
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__, *_SUBMODULES})
