@@ -43,6 +43,8 @@ class Cache(Generic[Key]):
     """
 
     def __init__(self, ttl: float) -> None:
+        if ttl < 0:
+            raise ValueError(f"ttl must be >= 0 seconds, got {ttl!r}")
         self.ttl = ttl
         self.entries: dict[Key, Entry] = {}
         self.missing: dict[Key, tuple[Miss, float]] = {}

@@ -16,7 +16,8 @@ from awsrefs._cache import Cache, Entry
 from awsrefs._plan import Call, ItemKey, plan_calls
 from awsrefs._retry import retry_transient
 from awsrefs._stats import Stats, counting_into
-from awsrefs.backends._base import Backend, Miss, Outcome
+from awsrefs.backends._base import Backend, Fetched, Miss, Outcome
+from awsrefs.errors import Failure, FailureKind, ResolutionError
 
 if TYPE_CHECKING:  # concurrent.futures loads on the first parallel fetch
     from concurrent.futures import Future, ThreadPoolExecutor
@@ -40,6 +41,10 @@ class Fetcher:
     def __init__(
         self, cache: Cache[ItemKey], stats: Stats, retry_budget: float, max_workers: int
     ) -> None:
+        if retry_budget < 0:
+            raise ValueError(f"retry_budget must be >= 0 seconds, got {retry_budget!r}")
+        if max_workers < 1:
+            raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
         self.cache = cache
         self._stats = stats
         self._retry_budget = retry_budget
@@ -77,6 +82,28 @@ class Fetcher:
             del results  # values already at hand must not ride up the traceback
             raise
         return results
+
+    def list_path(
+        self, backend: Backend, region: str | None, path: str, recursive: bool, count_here: bool
+    ) -> dict[str, str]:
+        """Every parameter under ``path`` (not cached: each call lists again).
+
+        Raises:
+            ResolutionError: The backend cannot list, or the listing failed.
+        """
+        reference = f"ssm:{path}"
+        by_path = getattr(backend, "get_parameters_by_path", None)
+        if by_path is None:
+            reason = f"{type(backend).__name__} cannot list parameters by path"
+            raise ResolutionError([Failure("", reference, FailureKind.CONFIGURATION, reason)])
+
+        def list_path() -> dict[str, Fetched] | Miss:
+            return by_path(region, path, recursive=recursive)  # type: ignore[no-any-return]
+
+        got = counting_into(self._stats, list_path) if count_here else list_path()
+        if isinstance(got, Miss):
+            raise ResolutionError([Failure("", reference, got.kind, got.reason)])
+        return {name: str(fetched.value) for name, fetched in got.items()}
 
     def _fetch_claimed(
         self, mine: list[ItemKey], backend: Backend, count_here: bool

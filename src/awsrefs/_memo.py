@@ -5,10 +5,15 @@ from __future__ import annotations
 import threading
 from typing import Generic, TypeVar
 
-__all__ = ["SizedMemo"]
+__all__ = ["MEMO_CHARS", "MEMO_ITEM_CHARS", "SizedMemo"]
 
 K = TypeVar("K")
 V = TypeVar("V")
+
+# The resolver's memos keep at most this many characters of setting text each, and nothing
+# longer than MEMO_ITEM_CHARS (a reference is at most about 2,100 characters).
+MEMO_CHARS = 1 << 20
+MEMO_ITEM_CHARS = 4096
 
 
 class SizedMemo(dict[K, V], Generic[K, V]):
@@ -23,7 +28,7 @@ class SizedMemo(dict[K, V], Generic[K, V]):
         max_item: Size of the largest item worth keeping.
     """
 
-    def __init__(self, max_total: int, max_item: int) -> None:
+    def __init__(self, max_total: int = MEMO_CHARS, max_item: int = MEMO_ITEM_CHARS) -> None:
         super().__init__()
         self.max_total = max_total
         self.max_item = max_item

@@ -14,10 +14,10 @@ from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal, NamedTuple, TypeVar
 
-from awsrefs._grammar import split_selector
+from awsrefs._grammar import Ref, SSMRef, split_selector
 from awsrefs.backends._base import Backend, Outcome
 
-__all__ = ["Call", "ItemKey", "plan_calls"]
+__all__ = ["Call", "ItemKey", "item_key", "plan_calls"]
 
 T = TypeVar("T")
 
@@ -51,6 +51,14 @@ class ItemKey(NamedTuple):
             return f"ssm:{self.name}"
         stage = f" ({self.stage or self.version_id})" if self.pinned else ""
         return f"secretsmanager:{self.name}{stage}"
+
+
+def item_key(ref: Ref, region: str | None) -> ItemKey:
+    """The item ``ref`` reads in ``region``: references to keys of one secret share it."""
+    if isinstance(ref, SSMRef):
+        return ItemKey("ssm", region, ref.api_name)
+    stage = None if ref.stage == "AWSCURRENT" else ref.stage
+    return ItemKey("secretsmanager", region, ref.secret_id, stage, ref.version_id)
 
 
 Call = Callable[[], dict[ItemKey, Outcome]]

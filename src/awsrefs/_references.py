@@ -6,12 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from awsrefs._grammar import Ref, Template, parse
+from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
+from awsrefs._memo import SizedMemo
 from awsrefs._walk import PathKey, Tree, format_path, walk
 from awsrefs.errors import RefSyntaxError
 
 __all__ = [
     "FoundReference",
+    "ParseMemo",
     "Parsed",
     "Scan",
     "find_references",
@@ -63,6 +65,16 @@ class Scan:
     tree: Tree
     found: list[tuple[int, Parsed]]
 
+    def refs(self) -> dict[Ref, None]:
+        """Every distinct reference found (in templates too), in order: the items to fetch."""
+        refs: dict[Ref, None] = {}
+        for _, item in self.found:
+            if isinstance(item, Template):
+                refs.update(dict.fromkeys(item.refs))
+            elif not isinstance(item, RefSyntaxError):
+                refs[item] = None
+        return refs
+
 
 def parse_or_error(text: str) -> Parsed | None:
     """:func:`awsrefs.parse`, returning a syntax error instead of raising it."""
@@ -70,6 +82,47 @@ def parse_or_error(text: str) -> Parsed | None:
         return parse(text)
     except RefSyntaxError as error:
         return error.with_traceback(None)  # its frames held the setting's text
+
+
+class ParseMemo:
+    """Setting text to its parsed form, remembered: settings are parsed once per resolver.
+
+    Syntax errors are not remembered: they are rare, and each raise gets its own.
+    """
+
+    def __init__(self) -> None:
+        self.memo: SizedMemo[str, Ref | Template | None] = SizedMemo()
+
+    def __call__(self, text: str) -> Parsed | None:
+        """:func:`parse_or_error`, from the memo when ``text`` was seen."""
+        try:
+            return self.memo[text]
+        except KeyError:
+            pass
+        result = parse_or_error(text)
+        if not isinstance(result, RefSyntaxError):
+            self.memo.remember(text, result, len(text))
+        return result
+
+    def item(self, reference: object, caller: str) -> Ref | Template | None:
+        """What one reference argument of ``caller`` (``get``, ``lookup``...) names.
+
+        Raises:
+            RefSyntaxError: The text is a malformed reference.
+            TypeError: ``reference`` is not text, a parsed reference or a template.
+        """
+        if isinstance(reference, str):
+            item = self(reference)
+            if isinstance(item, RefSyntaxError):
+                raise item
+            return item
+        if isinstance(reference, (SSMRef, SecretRef, Template)):
+            return reference
+        hint = "; decode bytes to text first" if isinstance(reference, (bytes, bytearray)) else ""
+        raise TypeError(
+            f"{caller}() takes reference text (str), an SSMRef, a SecretRef or a Template, "
+            f"not {type(reference).__name__}{hint}"
+        )
 
 
 def scan(obj: Any, parse_text: Callable[[str], Parsed | None] = parse_or_error) -> Scan:

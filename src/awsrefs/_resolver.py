@@ -1,10 +1,9 @@
 """The Resolver: walk, parse, fetch through the cache, substitute, rebuild.
 
-The parts live next door: :mod:`awsrefs._backend_choice` picks the store,
-:mod:`awsrefs._fetcher` (with :mod:`awsrefs._plan`) turns items into the fewest parallel calls
-through :mod:`awsrefs._cache`, :mod:`awsrefs._extract` reads a reference's value out of an
-item, :mod:`awsrefs._settled` gathers one pass's outcome, and :mod:`awsrefs._default` holds
-the process-wide resolver and fork handling. This module ties them together behind the
+The parts live next door (see docs/architecture.md): :mod:`awsrefs._references` walks and
+parses, :mod:`awsrefs._fetcher` (with :mod:`awsrefs._plan`) makes the fewest parallel calls
+through :mod:`awsrefs._cache`, :mod:`awsrefs._extract` reads a value out of an item and
+:mod:`awsrefs._settled` gathers a pass's outcome. This module ties them together behind the
 public methods and keeps the cached ``get`` path short.
 """
 
@@ -22,25 +21,20 @@ from awsrefs._extract import NO_VALUE, extract, extractor
 from awsrefs._fetcher import Fetcher
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
 from awsrefs._memo import SizedMemo
-from awsrefs._plan import ItemKey
-from awsrefs._references import Parsed, parse_or_error, scan, validate_arguments
+from awsrefs._plan import ItemKey, item_key
+from awsrefs._references import ParseMemo, scan, validate_arguments
 from awsrefs._results import Checked, Resolved
-from awsrefs._settled import Settled, failure_of, missed, settle
-from awsrefs._stats import Stats, counting_into
-from awsrefs._substitute import FAILED, MISSING_KINDS, substitute
+from awsrefs._settled import Settled, missed, settle, settle_one
+from awsrefs._stats import Stats
 from awsrefs._walk import DROP, rebuild
 from awsrefs.backends._base import Backend, Fetched, Miss
-from awsrefs.errors import Failure, FailureKind, RefSyntaxError, ResolutionError
+from awsrefs.errors import Failure, ResolutionError
 
 __all__ = ["Resolver"]
 
 T = TypeVar("T")
 FastEntry = tuple[ItemKey, Callable[[Fetched], Any], Entry | None, Any]
 _MISSING: Any = object()
-# The parse and get() memos keep at most this many characters of setting text each, and
-# nothing longer than _MEMO_ITEM_CHARS (a reference is at most about 2,100 characters).
-_MEMO_CHARS = 1 << 20
-_MEMO_ITEM_CHARS = 4096
 
 
 class Resolver:
@@ -99,13 +93,9 @@ class Resolver:
         retry_budget: float = 30.0,
         backend: Backend | None = None,
     ) -> None:
-        if ttl < 0:
-            raise ValueError(f"ttl must be >= 0 seconds, got {ttl!r}")
-        if retry_budget < 0:
-            raise ValueError(f"retry_budget must be >= 0 seconds, got {retry_budget!r}")
-        if max_workers < 1:
-            raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
         self._stats = Stats()
+        self._cache: Cache[ItemKey] = Cache(ttl)  # each part checks its own arguments
+        self._fetcher = Fetcher(self._cache, self._stats, retry_budget, max_workers)
         options = {
             "session": session,
             "region_name": region_name,
@@ -118,13 +108,9 @@ class Resolver:
         backend = choose_backend(backend, options, max_workers=max_workers, stats=self._stats)
         self._backend = backend
         self._region_name = region_name
-        self._cache: Cache[ItemKey] = Cache(ttl)
-        self._fetcher = Fetcher(self._cache, self._stats, retry_budget, max_workers)
-        self._parsed: SizedMemo[str, Ref | Template | None] = SizedMemo(
-            _MEMO_CHARS, _MEMO_ITEM_CHARS
-        )
+        self._parse = ParseMemo()
         # reference -> (item key, value extractor, last entry seen, its extracted value)
-        self._fast: SizedMemo[Any, FastEntry] = SizedMemo(_MEMO_CHARS, _MEMO_ITEM_CHARS)
+        self._fast: SizedMemo[Any, FastEntry] = SizedMemo()
         self._seen = _override.active  # the testing override this resolver's cache is for
         self._default_region: str | object | None = _MISSING
         register(self)
@@ -266,7 +252,7 @@ class Resolver:
             TypeError: ``reference`` is not a parameter or secret reference.
         """
         self._store()
-        ref = self._as_ref(reference, "lookup")
+        ref = self._parse.item(reference, "lookup")
         if not isinstance(ref, (SSMRef, SecretRef)):
             what = "plain text" if ref is None else "a template"
             raise TypeError(f"lookup() takes a parameter or secret reference, not {what}")
@@ -309,19 +295,8 @@ class Resolver:
         if not path.startswith("/"):
             raise ValueError(f"an SSM path starts with '/', got {path!r}")
         backend = self._store()
-        by_path = getattr(backend, "get_parameters_by_path", None)
-        reference = f"ssm:{path}"
-        if by_path is None:
-            reason = f"{type(backend).__name__} cannot list parameters by path"
-            raise ResolutionError([Failure("", reference, FailureKind.CONFIGURATION, reason)])
-
-        def list_path() -> Any:
-            return by_path(region or self._region_name, path, recursive=recursive)
-
-        got = counting_into(self._stats, list_path) if backend is self._backend else list_path()
-        if isinstance(got, Miss):
-            raise ResolutionError([Failure("", reference, got.kind, got.reason)])
-        return {name: str(fetched.value) for name, fetched in got.items()}
+        region = region or self._region_name
+        return self._fetcher.list_path(backend, region, path, recursive, backend is self._backend)
 
     def clear_cache(self) -> None:
         """Forget every cached value."""
@@ -351,13 +326,7 @@ class Resolver:
     def _settle(self, obj: Any, prefix: str, *, report: bool) -> Settled:
         """One pass: walk, fetch every reference at once, substitute each setting."""
         found = scan(obj, self._parse)
-        refs: dict[Ref, None] = {}
-        for _, item in found.found:
-            if isinstance(item, Template):
-                refs.update(dict.fromkeys(item.refs))
-            elif not isinstance(item, RefSyntaxError):
-                refs[item] = None
-        keys = {ref: self._key(ref) for ref in refs}
+        keys = {ref: self._key(ref) for ref in found.refs()}
         results = self._fetch(list(dict.fromkeys(keys.values()))) if keys else {}
         values = {ref: extract(ref, results[key]) for ref, key in keys.items()}
 
@@ -371,31 +340,20 @@ class Resolver:
         Failures are returned, not raised, so the frame that raises them holds no value.
         """
         self._store()
-        item = self._as_ref(reference, "refresh" if refresh else "get")
+        item = self._parse.item(reference, "refresh" if refresh else "get")
         if item is None:
             return reference, []
         refs = dict.fromkeys(item.refs) if isinstance(item, Template) else (item,)
         keys = {ref: self._key(ref) for ref in refs}
         results = self._fetch(list(dict.fromkeys(keys.values())), force=refresh)
-        statuses, value = substitute(
-            item, {ref: extract(ref, results[key]) for ref, key in keys.items()}
-        )
-        if value is FAILED:
-            miss = statuses[0].miss
-            missing = miss is not None and miss.kind in MISSING_KINDS
-            if missing and default is not _MISSING and isinstance(item, (SSMRef, SecretRef)):
-                return default, []
-            failures = [failure_of("", s) for s in statuses if s.miss is not None]
-            return None, failures
-        if value is DROP:
-            return (None if default is _MISSING else default), []
-        if isinstance(item, (SSMRef, SecretRef)) and value is not None:
-            self._remember_fast(reference, item, keys[item])
-        return value, []
-
-    def _remember_fast(self, reference: str | Ref | Template, ref: Ref, key: ItemKey) -> None:
-        size = len(reference) if isinstance(reference, str) else len(str(ref))
-        self._fast.remember(reference, (key, extractor(ref), None, None), size)
+        values = {ref: extract(ref, results[key]) for ref, key in keys.items()}
+        value, failures = settle_one(item, values, default, _MISSING)
+        if isinstance(item, Template) or isinstance(values[item], Miss) or value is None:
+            return value, failures
+        # Fetched: later gets of this text take the short path in get().
+        size = len(reference) if isinstance(reference, str) else len(str(item))
+        self._fast.remember(reference, (keys[item], extractor(item), None, None), size)
+        return value, failures
 
     def _fetch(
         self, keys: list[ItemKey], *, force: bool = False, newer_than: float | None = None
@@ -411,30 +369,6 @@ class Resolver:
 
     # -- helpers -------------------------------------------------------------------------
 
-    def _parse(self, text: str) -> Parsed | None:
-        try:
-            return self._parsed[text]
-        except KeyError:
-            pass
-        result = parse_or_error(text)
-        if not isinstance(result, RefSyntaxError):  # errors are rare; each raise gets its own
-            self._parsed.remember(text, result, len(text))
-        return result
-
-    def _as_ref(self, reference: object, caller: str) -> Ref | Template | None:
-        if isinstance(reference, str):
-            item = self._parse(reference)
-            if isinstance(item, RefSyntaxError):
-                raise item
-            return item
-        if isinstance(reference, (SSMRef, SecretRef, Template)):
-            return reference
-        hint = "; decode bytes to text first" if isinstance(reference, (bytes, bytearray)) else ""
-        raise TypeError(
-            f"{caller}() takes reference text (str), an SSMRef, a SecretRef or a Template, "
-            f"not {type(reference).__name__}{hint}"
-        )
-
     def _region(self, ref: Ref) -> str | None:
         if ref.region:
             return ref.region
@@ -443,11 +377,7 @@ class Resolver:
         return self._default_region  # type: ignore[return-value]
 
     def _key(self, ref: Ref) -> ItemKey:
-        region = self._region(ref)
-        if isinstance(ref, SSMRef):
-            return ItemKey("ssm", region, ref.api_name)
-        stage = None if ref.stage == "AWSCURRENT" else ref.stage
-        return ItemKey("secretsmanager", region, ref.secret_id, stage, ref.version_id)
+        return item_key(ref, self._region(ref))
 
     def _store(self) -> Backend:
         """The backend to read from now: the testing override's, else this resolver's own.
@@ -464,7 +394,7 @@ class Resolver:
 
     def _after_fork(self) -> None:
         self._fetcher.after_fork()
-        self._parsed.after_fork()
+        self._parse.memo.after_fork()
         self._fast.after_fork()
         self._stats.after_fork()
         self._backend.after_fork()

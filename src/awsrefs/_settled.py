@@ -5,15 +5,23 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from awsrefs._grammar import Ref, Template
+from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
 from awsrefs._references import Scan
 from awsrefs._results import Checked
-from awsrefs._substitute import FAILED, Status, substitute
-from awsrefs._walk import BackEdge, containers_leading_to, cycles_through, format_path
+from awsrefs._substitute import FAILED, MISSING_KINDS, Status, substitute
+from awsrefs._walk import DROP, BackEdge, containers_leading_to, cycles_through, format_path
 from awsrefs.backends._base import Miss
 from awsrefs.errors import Failure, FailureKind, RefSyntaxError
 
-__all__ = ["Settled", "checked", "cycle_failure", "failure_of", "missed", "settle"]
+__all__ = [
+    "Settled",
+    "checked",
+    "cycle_failure",
+    "failure_of",
+    "missed",
+    "settle",
+    "settle_one",
+]
 
 
 def missed(where: str, ref: Ref, miss: Miss) -> Failure:
@@ -96,3 +104,23 @@ def settle(found: Scan, values: Mapping[Ref, Any], prefix: str, *, report: bool)
         if report:
             settled.checked.append(Checked(failure.path, failure.reference, failure))
     return settled
+
+
+def settle_one(
+    item: Ref | Template, values: Mapping[Ref, Any], default: Any, no_default: Any
+) -> tuple[Any, list[Failure]]:
+    """``get``'s rule: the value of one reference or template, or why not.
+
+    A missing parameter, secret or key gives ``default`` (unless it is ``no_default``); a
+    missing ``optional:`` reference gives None, or ``default`` when one is given.
+    """
+    statuses, value = substitute(item, values)
+    if value is FAILED:
+        miss = statuses[0].miss
+        missing = miss is not None and miss.kind in MISSING_KINDS
+        if missing and default is not no_default and isinstance(item, (SSMRef, SecretRef)):
+            return default, []
+        return None, [failure_of("", s) for s in statuses if s.miss is not None]
+    if value is DROP:
+        return (None if default is no_default else default), []
+    return value, []
