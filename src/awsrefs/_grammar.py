@@ -32,14 +32,10 @@ _TEMPLATE_OPENERS = tuple("${" + p for p in (*_REF_PREFIXES, OPTIONAL_PREFIX))
 
 _DIGITS = frozenset("0123456789")
 _ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-_SSM_NAME = _ALNUM | frozenset("_.-/")
 _SSM_LABEL = _ALNUM | frozenset("_.-")
-_SECRET_NAME = _ALNUM | frozenset("/_+=.@-")
 _STAGE = _ALNUM | frozenset("/_+=.@-")
 _VERSION_ID = _ALNUM | frozenset("-")
 _PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-_SSM_NAME_MAX = 2048
-_SECRET_NAME_MAX = 512
 
 
 def _set_arn_fields(ref: Any, identifier: str) -> None:
@@ -395,19 +391,51 @@ def _parse_arn(s: _Scanner, service: str) -> None:
     s.literal(":", "':' after the account id")
 
 
-def _parse_ssm(s: _Scanner, optional: bool) -> SSMRef:
-    name_start = s.i
+@dataclass(frozen=True, slots=True)
+class _NameRule:
+    """What a parameter or secret name may be, and what its ARN holds before it."""
+
+    service: str  # the service an ARN must name
+    resource: str  # what an ARN has after the account id, before the name
+    allowed: frozenset[str]  # the characters of the name itself
+    maximum: int  # the most characters of the name itself (the ARN prefix not counted)
+    expected: str  # what an empty name lacks
+
+
+_SSM_NAME = _NameRule(
+    "ssm",
+    "parameter/",
+    _ALNUM | frozenset("_.-/"),
+    2048,
+    "a parameter name (letters, digits and _.-/)",
+)
+_SECRET_NAME = _NameRule(
+    "secretsmanager",
+    "secret:",
+    _ALNUM | frozenset("/_+=.@-"),
+    512,
+    "a secret name (letters, digits and /_+=.@-)",
+)
+
+
+def _scan_name(s: _Scanner, rule: _NameRule) -> str:
+    """Consume a name, or an ARN ending in one, and return it whole (the ARN included)."""
+    start = s.i
     if s.text.startswith("arn:", s.i):
-        _parse_arn(s, "ssm")
-        s.literal("parameter/", "'parameter/' after the account id")
-    name_body_start = s.i
-    s.run(_SSM_NAME)
-    if s.i == name_body_start:
-        raise s.fail("a parameter name (letters, digits and _.-/)")
-    if s.i - name_body_start > _SSM_NAME_MAX:
-        at = name_body_start + _SSM_NAME_MAX  # the first character too many
-        raise s.fail(f"the end of the name (at most {_SSM_NAME_MAX} characters)", at)
-    name = s.text[name_start : s.i]
+        _parse_arn(s, rule.service)
+        s.literal(rule.resource, f"'{rule.resource}' after the account id")
+    body = s.i
+    s.run(rule.allowed)
+    if s.i == body:
+        raise s.fail(rule.expected)
+    if s.i - body > rule.maximum:
+        at = body + rule.maximum  # the first character too many
+        raise s.fail(f"the end of the name (at most {rule.maximum} characters)", at)
+    return s.text[start : s.i]
+
+
+def _parse_ssm(s: _Scanner, optional: bool) -> SSMRef:
+    name = _scan_name(s, _SSM_NAME)
     selector = None
     if not s.at_end():
         s.literal(":", "a parameter name character (letters, digits and _.-/) or ':'")
@@ -425,18 +453,7 @@ def _parse_ssm(s: _Scanner, optional: bool) -> SSMRef:
 
 
 def _parse_secret(s: _Scanner, optional: bool) -> SecretRef:
-    id_start = s.i
-    if s.text.startswith("arn:", s.i):
-        _parse_arn(s, "secretsmanager")
-        s.literal("secret:", "'secret:' after the account id")
-    name_start = s.i
-    s.run(_SECRET_NAME)
-    if s.i == name_start:
-        raise s.fail("a secret name (letters, digits and /_+=.@-)")
-    if s.i - name_start > _SECRET_NAME_MAX:
-        at = name_start + _SECRET_NAME_MAX  # the first character too many
-        raise s.fail(f"the end of the name (at most {_SECRET_NAME_MAX} characters)", at)
-    secret_id = s.text[id_start : s.i]
+    secret_id = _scan_name(s, _SECRET_NAME)
     fields: list[str] = []
     checks = (
         (None, "a JSON key"),
