@@ -1,10 +1,15 @@
-"""The reference grammar: turns setting strings into references. Pure; never imports boto3."""
+"""The reference grammar: turns setting strings into references. Pure; never imports boto3.
+
+Here: the reference types, escapes, white space rules and templates; ``_scanner`` reads the body
+of one reference (name or ARN, selector, key, stage, version id).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
+from awsrefs._scanner import Scanner, scan_secret, scan_ssm
 from awsrefs.errors import RefSyntaxError
 
 __all__ = [
@@ -29,17 +34,6 @@ _REF_PREFIXES = (SSM_PREFIX, SECRETS_MANAGER_PREFIX)
 # A value starting with one of these is taken verbatim after "literal:".
 _ESCAPABLE = (SSM_PREFIX, SECRETS_MANAGER_PREFIX, OPTIONAL_PREFIX, LITERAL_PREFIX)
 _TEMPLATE_OPENERS = tuple("${" + p for p in (*_REF_PREFIXES, OPTIONAL_PREFIX))
-
-_DIGITS = frozenset("0123456789")
-_ALNUM = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789")
-_SSM_NAME = _ALNUM | frozenset("_.-/")
-_SSM_LABEL = _ALNUM | frozenset("_.-")
-_SECRET_NAME = _ALNUM | frozenset("/_+=.@-")
-_STAGE = _ALNUM | frozenset("/_+=.@-")
-_VERSION_ID = _ALNUM | frozenset("-")
-_PARTITIONS = ("aws", "aws-cn", "aws-us-gov")
-_SSM_NAME_MAX = 2048
-_SECRET_NAME_MAX = 512
 
 
 def _set_arn_fields(ref: Any, identifier: str) -> None:
@@ -322,138 +316,13 @@ def _parse_template(text: str) -> Template | None:
     return Template(tuple(parts))
 
 
-class _Scanner:
-    """Walks text[start:end], raising RefSyntaxError with positions in the whole string."""
-
-    def __init__(self, text: str, start: int, end: int, fragment: str, offset: int) -> None:
-        self.text = text
-        self.i = start
-        self.end = end
-        self.fragment = fragment
-        self.offset = offset
-
-    def fail(self, expected: str, at: int | None = None) -> RefSyntaxError:
-        return RefSyntaxError(
-            self.fragment, self.i if at is None else at, expected, offset=self.offset
-        )
-
-    def at_end(self) -> bool:
-        return self.i >= self.end
-
-    def peek(self) -> str:
-        return self.text[self.i] if self.i < self.end else ""
-
-    def literal(self, word: str, expected: str) -> None:
-        if not self.text.startswith(word, self.i) or self.i + len(word) > self.end:
-            raise self.fail(expected)
-        self.i += len(word)
-
-    def run(self, allowed: frozenset[str]) -> str:
-        start = self.i
-        while self.i < self.end and self.text[self.i] in allowed:
-            self.i += 1
-        return self.text[start : self.i]
-
-    def field(self) -> tuple[int, str]:
-        """The text up to the next ':' (not consumed) and where it started."""
-        start = self.i
-        stop = self.text.find(":", start, self.end)
-        self.i = self.end if stop < 0 else stop
-        return start, self.text[start : self.i]
-
-
 def _parse_ref(
     text: str, start: int, end: int, optional: bool, whole: str, offset: int
 ) -> SSMRef | SecretRef:
-    s = _Scanner(text, start, end, whole, offset)
+    """The reference ``ssm:...`` or ``secretsmanager:...`` at text[start:end]."""
+    s = Scanner(text, start, end, whole, offset)
     if text.startswith(SSM_PREFIX, start):
         s.i += len(SSM_PREFIX)
-        return _parse_ssm(s, optional)
+        return SSMRef(*scan_ssm(s), optional)
     s.i += len(SECRETS_MANAGER_PREFIX)
-    return _parse_secret(s, optional)
-
-
-def _parse_arn(s: _Scanner, service: str) -> None:
-    """Consume ``arn:partition:service:region:account:`` with positions for each part."""
-    s.literal("arn:", "'arn:'")
-    at, partition = s.field()
-    if partition not in _PARTITIONS:
-        raise s.fail("an ARN partition (aws, aws-cn or aws-us-gov)", at)
-    s.literal(":", "':' after the partition")
-    at, svc = s.field()
-    if svc != service:
-        raise s.fail(f"the ARN service '{service}'", at)
-    s.literal(":", "':' after the service")
-    at, region = s.field()
-    pieces = region.split("-")
-    if len(pieces) < 3 or not all((p.isalnum() and p.islower()) or p.isdigit() for p in pieces):
-        raise s.fail("an AWS region such as 'us-east-1'", at)
-    s.literal(":", "':' after the region")
-    at, account = s.field()
-    if len(account) != 12 or not account.isdigit():
-        raise s.fail("a 12-digit account id", at)
-    s.literal(":", "':' after the account id")
-
-
-def _parse_ssm(s: _Scanner, optional: bool) -> SSMRef:
-    name_start = s.i
-    if s.text.startswith("arn:", s.i):
-        _parse_arn(s, "ssm")
-        s.literal("parameter/", "'parameter/' after the account id")
-    name_body_start = s.i
-    s.run(_SSM_NAME)
-    if s.i == name_body_start:
-        raise s.fail("a parameter name (letters, digits and _.-/)")
-    if s.i - name_body_start > _SSM_NAME_MAX:
-        at = name_body_start + _SSM_NAME_MAX  # the first character too many
-        raise s.fail(f"the end of the name (at most {_SSM_NAME_MAX} characters)", at)
-    name = s.text[name_start : s.i]
-    selector = None
-    if not s.at_end():
-        s.literal(":", "a parameter name character (letters, digits and _.-/) or ':'")
-        sel_start = s.i
-        if s.peek() in _DIGITS:
-            s.run(_DIGITS)
-            expected = "a version number (digits only)"
-        else:
-            s.run(_SSM_LABEL)
-            expected = "a version number or label (letters, digits and _.-)"
-        selector = s.text[sel_start : s.i]
-        if not selector or not s.at_end():
-            raise s.fail(expected)
-    return SSMRef(name, selector, optional)
-
-
-def _parse_secret(s: _Scanner, optional: bool) -> SecretRef:
-    id_start = s.i
-    if s.text.startswith("arn:", s.i):
-        _parse_arn(s, "secretsmanager")
-        s.literal("secret:", "'secret:' after the account id")
-    name_start = s.i
-    s.run(_SECRET_NAME)
-    if s.i == name_start:
-        raise s.fail("a secret name (letters, digits and /_+=.@-)")
-    if s.i - name_start > _SECRET_NAME_MAX:
-        at = name_start + _SECRET_NAME_MAX  # the first character too many
-        raise s.fail(f"the end of the name (at most {_SECRET_NAME_MAX} characters)", at)
-    secret_id = s.text[id_start : s.i]
-    fields: list[str] = []
-    checks = (
-        (None, "a JSON key"),
-        (_STAGE, "a staging label (letters, digits and /_+=.@-)"),
-        (_VERSION_ID, "a version id (letters, digits and -)"),
-    )
-    while not s.at_end():
-        if len(fields) == len(checks):
-            raise s.fail("the end of the reference (at most :key:stage:version-id)")
-        s.literal(":", "a secret name character (letters, digits and /_+=.@-) or ':'")
-        allowed, expected = checks[len(fields)]
-        at, value = s.field()
-        for pos, char in enumerate(value, at):
-            bad = char in "{}" or char.isspace() if allowed is None else char not in allowed
-            if bad:
-                raise s.fail(expected, pos)
-        fields.append(value)
-    fields += [""] * (len(checks) - len(fields))
-    key, stage, version_id = (f or None for f in fields)
-    return SecretRef(secret_id, key, stage, version_id, optional)
+    return SecretRef(*scan_secret(s), optional)
