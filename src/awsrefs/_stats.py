@@ -43,18 +43,20 @@ class Stats:
         return self._hits + _count_value(self._fast_hits) - self._fast_offset
 
     def add_call(self, operation: str) -> None:
-        with self._lock:
-            self.calls[operation] += 1
-        caller: Stats | None = getattr(_counting, "stats", None)
-        if caller is not None and caller is not self:
-            caller.add_call(operation)
+        """Count one API call of ``operation`` (``ssm:GetParameters``)."""
+        self._add("calls", operation)
 
     def add_attempt(self, operation: str) -> None:
+        """Count one HTTP request of ``operation``, a retry included."""
+        self._add("attempts", operation)
+
+    def _add(self, counter: str, operation: str) -> None:
         with self._lock:
-            self.attempts[operation] += 1
+            getattr(self, counter)[operation] += 1
+        # Also in the resolver counting this call (see counting_into), if it is another.
         caller: Stats | None = getattr(_counting, "stats", None)
         if caller is not None and caller is not self:
-            caller.add_attempt(operation)
+            caller._add(counter, operation)
 
     def add_cache(self, *, hits: int = 0, misses: int = 0, stale: int = 0) -> None:
         with self._lock:
