@@ -2,7 +2,8 @@
 
 Exit codes: 0 success, 1 a reference failed, 2 a usage or input error. Values are printed
 only by ``resolve --reveal``; ``exec`` hands them to the program's environment and nowhere else.
-One module per command; this one parses the arguments and dispatches.
+One module per command, each declaring its ``COMMAND``; this one builds the parser from them
+and dispatches.
 """
 
 from __future__ import annotations
@@ -29,6 +30,9 @@ examples:
 
 exit codes: 0 all good, 1 a reference failed, 2 usage or input error
 """
+
+# In the order the main help lists them.
+_COMMANDS = (_check.COMMAND, _resolve.COMMAND, _exec.COMMAND, _policy.COMMAND)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -64,61 +68,20 @@ def _parser() -> argparse.ArgumentParser:
         "--django-settings", metavar="MODULE", help="a Django settings module to import"
     )
 
+    shared = {"inputs": inputs, "aws": aws}
     commands = parser.add_subparsers(dest="command_name", metavar="COMMAND", required=True)
-    check = commands.add_parser(
-        "check",
-        parents=[inputs, aws],
-        help="show every reference and whether it resolves (no values)",
-        description="Show every reference and whether it resolves. Never shows values.",
-        epilog=_check.EPILOG,
-        formatter_class=formatter,
-    )
-    check.add_argument("--format", choices=("table", "json"), default="table")
-    check.set_defaults(run=_check.run)
-
-    resolve = commands.add_parser(
-        "resolve",
-        parents=[inputs, aws],
-        help="print the resolved values (hidden unless --reveal)",
-        description="Print the settings that hold references with their values.",
-        epilog=_resolve.EPILOG,
-        formatter_class=formatter,
-    )
-    resolve.add_argument("--format", choices=("table", "env", "json"), default="table")
-    resolve.add_argument("--reveal", action="store_true", help="show the values themselves")
-    resolve.set_defaults(run=_resolve.run)
-
-    run = commands.add_parser(
-        "exec",
-        parents=[aws],
-        usage=_exec.USAGE,
-        help="run a program with the references in its environment resolved",
-        description="Resolve the environment's references, then become COMMAND.",
-        epilog=_exec.EPILOG,
-        formatter_class=formatter,
-    )
-    run.add_argument(
-        "--env-file", action="append", default=[], metavar="F", help="add these variables"
-    )
-    run.set_defaults(run=_exec.run, command=[])
-
-    policy = commands.add_parser(
-        "policy",
-        parents=[inputs, aws],
-        help="print the least-privilege IAM policy for the references",
-        description="Print the IAM policy that allows reading exactly these references.",
-        epilog=_policy.EPILOG,
-        formatter_class=formatter,
-    )
-    policy.add_argument("--account", help="12-digit account id for the ARNs (default: *)")
-    policy.add_argument(
-        "--kms-key",
-        action="append",
-        default=[],
-        metavar="KEY_ARN",
-        help="add kms:Decrypt on this key (customer managed keys)",
-    )
-    policy.set_defaults(run=_policy.run)
+    for command in _COMMANDS:
+        subparser = commands.add_parser(
+            command.name,
+            parents=[shared[name] for name in command.parents],
+            usage=command.usage,
+            help=command.help,
+            description=command.description,
+            epilog=command.epilog,
+            formatter_class=formatter,
+        )
+        command.add_arguments(subparser)
+        subparser.set_defaults(run=command.run)
     return parser
 
 

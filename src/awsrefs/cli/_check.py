@@ -6,11 +6,19 @@ import argparse
 import json
 import sys
 
-from awsrefs.cli._common import EXIT_FAILED, EXIT_OK, as_checked, gather, keyed, make_resolver
+from awsrefs.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Command,
+    as_checked,
+    gather,
+    keyed,
+    make_resolver,
+)
 from awsrefs.cli._common import references as find_settings
 from awsrefs.report import print_checks
 
-__all__ = ["EPILOG", "run"]
+__all__ = ["COMMAND", "EPILOG", "run"]
 
 EPILOG = """\
 examples:
@@ -19,6 +27,10 @@ examples:
   awsrefs check --env
   awsrefs check --django-settings mysite.settings
 """
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "json"), default="table")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -52,3 +64,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         print_checks(results, sys.stdout)
     return EXIT_FAILED if failed else EXIT_OK
+
+
+COMMAND = Command(
+    name="check",
+    help="show every reference and whether it resolves (no values)",
+    description="Show every reference and whether it resolves. Never shows values.",
+    epilog=EPILOG,
+    parents=("inputs", "aws"),
+    add_arguments=_add_arguments,
+    run=run,
+)

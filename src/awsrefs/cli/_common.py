@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
-from collections.abc import Sequence
-from typing import Any, TextIO
+from collections.abc import Callable, Sequence
+from typing import Any, Literal, TextIO
 
 import awsrefs
 from awsrefs._inputs import (
@@ -22,6 +22,7 @@ __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_USAGE",
+    "Command",
     "InputError",
     "as_checked",
     "gather",
@@ -35,6 +36,21 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+
+
+@dataclasses.dataclass(frozen=True)
+class Command:
+    """One subcommand as its module declares it; ``awsrefs.cli`` builds the parsers from these."""
+
+    name: str
+    help: str
+    description: str
+    epilog: str
+    # The shared option groups it takes, in the order its help lists them.
+    parents: tuple[Literal["inputs", "aws"], ...]
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    usage: str | None = None  # None: argparse writes it
 
 
 def gather(args: argparse.Namespace) -> list[Setting]:

@@ -7,11 +7,11 @@ import os
 import sys
 
 from awsrefs._inputs import Setting, load_environ, parse_env
-from awsrefs.cli._common import EXIT_FAILED, InputError
+from awsrefs.cli._common import EXIT_FAILED, Command, InputError
 from awsrefs.cli._common import references as find_settings
 from awsrefs.cli._resolve import as_text, resolve_settings
 
-__all__ = ["EPILOG", "USAGE", "run"]
+__all__ = ["COMMAND", "EPILOG", "USAGE", "run"]
 
 USAGE = "awsrefs exec [-h] [--env-file F] [AWS options] -- COMMAND [ARG ...]"
 EPILOG = """\
@@ -23,6 +23,14 @@ References in the environment and the env files are resolved; the program replac
 (same process id, its signals and exit code). Variables already in the environment win over
 the env files. If a reference fails, the program is not started and the exit code is 1.
 """
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--env-file", action="append", default=[], metavar="F", help="add these variables"
+    )
+    # main() fills it in from what follows "--"; argparse never sees COMMAND.
+    parser.set_defaults(command=[])
 
 
 def run(args: argparse.Namespace) -> int:
@@ -63,3 +71,15 @@ def run(args: argparse.Namespace) -> int:
     except PermissionError:
         print(f"awsrefs exec: permission denied: {command[0]}", file=sys.stderr)
         return 126
+
+
+COMMAND = Command(
+    name="exec",
+    help="run a program with the references in its environment resolved",
+    description="Resolve the environment's references, then become COMMAND.",
+    epilog=EPILOG,
+    parents=("aws",),
+    add_arguments=_add_arguments,
+    run=run,
+    usage=USAGE,
+)

@@ -9,10 +9,18 @@ import sys
 
 import awsrefs
 import awsrefs.iam
-from awsrefs.cli._common import EXIT_FAILED, EXIT_OK, InputError, gather, print_failures, session
+from awsrefs.cli._common import (
+    EXIT_FAILED,
+    EXIT_OK,
+    Command,
+    InputError,
+    gather,
+    print_failures,
+    session,
+)
 from awsrefs.cli._common import references as find_settings
 
-__all__ = ["EPILOG", "run"]
+__all__ = ["COMMAND", "EPILOG", "run"]
 
 EPILOG = """\
 examples:
@@ -20,6 +28,17 @@ examples:
   awsrefs policy config.toml --account 123456789012 --region eu-west-1
   awsrefs policy --env --kms-key arn:aws:kms:eu-west-1:123456789012:key/1234abcd-...
 """
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--account", help="12-digit account id for the ARNs (default: *)")
+    parser.add_argument(
+        "--kms-key",
+        action="append",
+        default=[],
+        metavar="KEY_ARN",
+        help="add kms:Decrypt on this key (customer managed keys)",
+    )
 
 
 def _default_region(args: argparse.Namespace) -> str:
@@ -68,3 +87,14 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     return EXIT_OK
+
+
+COMMAND = Command(
+    name="policy",
+    help="print the least-privilege IAM policy for the references",
+    description="Print the IAM policy that allows reading exactly these references.",
+    epilog=EPILOG,
+    parents=("inputs", "aws"),
+    add_arguments=_add_arguments,
+    run=run,
+)

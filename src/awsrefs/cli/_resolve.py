@@ -15,6 +15,7 @@ from awsrefs._table import colour_enabled, render_table, terminal_width
 from awsrefs.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
+    Command,
     InputError,
     gather,
     keyed,
@@ -23,7 +24,7 @@ from awsrefs.cli._common import (
 )
 from awsrefs.cli._common import references as find_settings
 
-__all__ = ["EPILOG", "as_text", "resolve_settings", "run"]
+__all__ = ["COMMAND", "EPILOG", "as_text", "resolve_settings", "run"]
 
 EPILOG = """\
 examples:
@@ -31,6 +32,11 @@ examples:
   awsrefs resolve .env --reveal --format env > resolved.env
   awsrefs resolve config.toml --reveal --format json
 """
+
+
+def _add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--format", choices=("table", "env", "json"), default="table")
+    parser.add_argument("--reveal", action="store_true", help="show the values themselves")
 
 
 def as_text(value: Any) -> str:
@@ -122,3 +128,14 @@ def run(args: argparse.Namespace) -> int:
     if not args.reveal and shown:
         print("values hidden; add --reveal to show them", file=sys.stderr)
     return EXIT_OK
+
+
+COMMAND = Command(
+    name="resolve",
+    help="print the resolved values (hidden unless --reveal)",
+    description="Print the settings that hold references with their values.",
+    epilog=EPILOG,
+    parents=("inputs", "aws"),
+    add_arguments=_add_arguments,
+    run=run,
+)

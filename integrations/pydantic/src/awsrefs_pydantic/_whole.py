@@ -30,10 +30,11 @@ class WholeItemSource(EnvSettingsSource):
         case_sensitive: Match keys case-sensitively (default: the settings' setting).
     """
 
+    # Positional (the subclasses pass their options straight through, one line each); the three
+    # options have distinct types, so a swap is a type error.
     def __init__(
         self,
         settings_cls: type[BaseSettings],
-        *,
         resolver: awsrefs.Resolver | None,
         nested_delimiter: str | None,
         case_sensitive: bool | None,
@@ -115,12 +116,7 @@ class SSMPathSettingsSource(WholeItemSource):
             raise SettingsError(f"an SSM path starts with '/', got {path!r}")
         self.path = path
         self.recursive = recursive
-        super().__init__(
-            settings_cls,
-            resolver=resolver,
-            nested_delimiter=nested_delimiter,
-            case_sensitive=case_sensitive,
-        )
+        super().__init__(settings_cls, resolver, nested_delimiter, case_sensitive)
 
     @property
     def reference(self) -> str:
@@ -182,12 +178,7 @@ class SecretJsonSettingsSource(WholeItemSource):
         case_sensitive: bool | None = None,
     ) -> None:
         self.secret = SecretRef(secret_id, stage=stage, version_id=version_id, optional=optional)
-        super().__init__(
-            settings_cls,
-            resolver=resolver,
-            nested_delimiter=nested_delimiter,
-            case_sensitive=case_sensitive,
-        )
+        super().__init__(settings_cls, resolver, nested_delimiter, case_sensitive)
 
     @property
     def reference(self) -> str:
