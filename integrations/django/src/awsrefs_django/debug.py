@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.views.debug import SafeExceptionReporterFilter
@@ -28,19 +28,26 @@ class ReferenceExceptionReporterFilter(SafeExceptionReporterFilter):  # type: ig
 
         safe: dict[str, Any] = super().get_safe_settings()
         originals = getattr(settings, REFERENCES_SETTING, None) or {}
-        for name, original in originals.items():
+        # The settings as written say where each reference was; mask the value shown there.
+        for found in awsrefs.find_references(originals):
+            name, *keys = found.keys
             if name in safe:
-                safe[name] = self._mask(original, safe[name])
+                safe[name] = self._masked(safe[name], originals[name], keys)
         return safe
 
-    def _mask(self, original: Any, shown: Any) -> Any:
-        if isinstance(original, str):
-            return self.cleansed_substitute if awsrefs.is_reference(original) else shown
-        if isinstance(original, Mapping) and isinstance(shown, Mapping):
-            return {k: self._mask(original.get(k), v) for k, v in shown.items()}
-        if isinstance(original, (list, tuple)) and isinstance(shown, (list, tuple)):
-            if len(original) != len(shown):  # an optional item was dropped: hide them all
-                return self.cleansed_substitute
-            masked = [self._mask(o, s) for o, s in zip(original, shown, strict=True)]
-            return masked if isinstance(shown, list) else tuple(masked)
-        return shown
+    def _masked(self, shown: Any, original: Any, keys: Sequence[Any]) -> Any:
+        """``shown`` with the value at ``keys`` masked, copied along that path only."""
+        if not keys:
+            return self.cleansed_substitute
+        key, *rest = keys
+        if isinstance(shown, Mapping) and isinstance(original, Mapping):
+            if key not in shown:  # an optional reference that was missing: nothing shown
+                return shown
+            return {**shown, key: self._masked(shown[key], original[key], rest)}
+        sequences = isinstance(shown, (list, tuple)) and isinstance(original, (list, tuple))
+        if sequences and len(shown) == len(original):
+            items = list(shown)
+            items[key] = self._masked(shown[key], original[key], rest)
+            return items if isinstance(shown, list) else tuple(items)
+        # An optional item was dropped (positions moved) or a set: hide the container whole.
+        return self.cleansed_substitute
