@@ -14,14 +14,18 @@ values, and what is quoted of them is capped in length.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from awsrefs.backends._base import Miss
 from awsrefs.errors import FailureKind
 
 __all__ = [
     "CREDENTIAL_CODES",
+    "botocore_error",
     "classify_error",
     "credentials_miss",
+    "iam_action",
+    "with_resource",
 ]
 
 THROTTLING_CODES = frozenset(
@@ -187,3 +191,59 @@ def _quote(code: str, message: str) -> str:
     if len(text) > _QUOTE_MAX:
         text = text[: _QUOTE_MAX - 3] + "..."
     return f"{code or 'unknown error'}: {text}" if text else (code or "unknown error")
+
+
+def with_resource(miss: Miss, service: str, region: str | None, names: Sequence[str]) -> Miss:
+    """Name the resource the caller needs access to when AWS's message did not."""
+    if miss.kind is not FailureKind.ACCESS_DENIED or not miss.reason.endswith(KMS_NOTE):
+        return miss  # a KMS denial, or one that names its resource already
+    if " on arn:" in miss.reason:
+        return miss
+    arns = [_resource_arn(service, region, n) for n in names]
+    resource = ", ".join(arns)
+    reason = miss.reason.replace(KMS_NOTE, f" on {resource}{KMS_NOTE}", 1)
+    return Miss(miss.kind, reason)
+
+
+def _resource_arn(service: str, region: str | None, name: str) -> str:
+    if name.startswith("arn:"):
+        return name.rsplit(":", 1)[0] if service == "ssm" and name.count(":") > 5 else name
+    base = name.split(":", 1)[0] if service == "ssm" else name
+    if service == "ssm":
+        return f"arn:aws:ssm:{region or '*'}:*:parameter{'' if base.startswith('/') else '/'}{base}"
+    return f"arn:aws:secretsmanager:{region or '*'}:*:secret:{base}-*"
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action a call needs (BatchGetSecretValue also needs GetSecretValue)."""
+    if operation == "BatchGetSecretValue":
+        return "secretsmanager:GetSecretValue (and secretsmanager:BatchGetSecretValue)"
+    return f"{service}:{operation}"
+
+
+def botocore_error(error: Exception, service: str, region: str, attempts: int) -> Miss:
+    """What a botocore error raised before any AWS answer (credentials, region, network) means."""
+    from botocore import exceptions as bce
+
+    name = type(error).__name__
+    no_credentials = (
+        bce.NoCredentialsError,
+        bce.PartialCredentialsError,
+        bce.CredentialRetrievalError,
+        bce.NoAuthTokenError,
+        bce.TokenRetrievalError,
+        bce.ProfileNotFound,
+        bce.SSOError,
+        bce.UnauthorizedSSOTokenError,
+        bce.RefreshWithMFAUnsupportedError,
+    )
+    if isinstance(error, no_credentials):
+        return credentials_miss(f"no usable AWS credentials for {service} in {region} ({name})")
+    if isinstance(error, bce.NoRegionError):
+        return Miss(FailureKind.CONFIGURATION, "no AWS region: set AWS_REGION or pass region_name")
+    if isinstance(error, (bce.ConnectionError, bce.HTTPClientError)):
+        return Miss(
+            FailureKind.NETWORK,
+            f"could not reach {service} in {region} after {attempts} attempts ({name})",
+        )
+    return Miss(FailureKind.OTHER, f"{service} call failed ({name})")

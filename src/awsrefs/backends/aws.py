@@ -14,7 +14,12 @@ from typing import Any, Literal
 from awsrefs._grammar import split_selector
 from awsrefs._stats import Stats
 from awsrefs.backends._base import TRANSIENT, Fetched, Miss, Outcome
-from awsrefs.backends._classify import KMS_NOTE, classify_error, credentials_miss
+from awsrefs.backends._classify import (
+    botocore_error,
+    classify_error,
+    iam_action,
+    with_resource,
+)
 from awsrefs.backends._logging import awsrefs_call
 from awsrefs.backends._logging import install as install_log_redaction
 from awsrefs.errors import FailureKind
@@ -172,14 +177,14 @@ class AwsBackend:
                 str(info.get("Code", "")),
                 str(info.get("Message", "")),
                 int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)),
-                action=_action(service, operation),
+                action=iam_action(service, operation),
                 what=what,
                 where=f"{service} in {region}",
                 region=region,
                 attempts=self._max_attempts,
             )
         except BotoCoreError as error:
-            return _botocore_error(error, service, region, self._max_attempts)
+            return botocore_error(error, service, region, self._max_attempts)
 
     def get_parameters(self, region: str | None, names: Sequence[str]) -> dict[str, Outcome]:
         """GetParameters with decryption; unknown names come back as not found.
@@ -198,7 +203,7 @@ class AwsBackend:
                 out = self.get_parameters(region, names[:half])
                 out.update(self.get_parameters(region, names[half:]))
                 return out
-            return dict.fromkeys(names, _with_resource(response, "ssm", region, names))
+            return dict.fromkeys(names, with_resource(response, "ssm", region, names))
         # Real AWS echoes the selector in "Selector"; emulators may not. The resolver never
         # puts one name twice in a call, so the plain name identifies the answer too.
         found: dict[str, Fetched] = {}
@@ -266,7 +271,7 @@ class AwsBackend:
                 results[sid] = fetched_or_none
             elif sid in errors:
                 err = errors[sid]
-                results[sid] = _with_resource(
+                results[sid] = with_resource(
                     classify_error(
                         str(err.get("ErrorCode", "")),
                         str(err.get("Message", "")),
@@ -307,7 +312,7 @@ class AwsBackend:
                 "ssm", region, "GetParametersByPath", f"parameters under {path!r}", **kwargs
             )
             if isinstance(response, Miss):
-                return _with_resource(response, "ssm", region, [path.rstrip("/") + "/*"])
+                return with_resource(response, "ssm", region, [path.rstrip("/") + "/*"])
             for param in response.get("Parameters", ()):
                 found[param["Name"]] = Fetched(
                     param["Value"], str(param.get("Version", "")) or None
@@ -330,7 +335,7 @@ class AwsBackend:
             "secretsmanager", region, "GetSecretValue", f"secret {secret_id!r}", **kwargs
         )
         if isinstance(response, Miss):
-            return _with_resource(response, "secretsmanager", region, [secret_id])
+            return with_resource(response, "secretsmanager", region, [secret_id])
         return _secret_fetched(response)
 
 
@@ -350,58 +355,3 @@ def _partial_arn(secret_id: str, by_arn: dict[str, Fetched]) -> Fetched | None:
         if arn.startswith(secret_id + "-") and len(arn) == len(secret_id) + 7:
             return fetched
     return None
-
-
-def _with_resource(miss: Miss, service: str, region: str | None, names: Sequence[str]) -> Miss:
-    """Name the resource the caller needs access to when AWS's message did not."""
-    if miss.kind is not FailureKind.ACCESS_DENIED or not miss.reason.endswith(KMS_NOTE):
-        return miss  # a KMS denial, or one that names its resource already
-    if " on arn:" in miss.reason:
-        return miss
-    arns = [_resource_arn(service, region, n) for n in names]
-    resource = ", ".join(arns)
-    reason = miss.reason.replace(KMS_NOTE, f" on {resource}{KMS_NOTE}", 1)
-    return Miss(miss.kind, reason)
-
-
-def _resource_arn(service: str, region: str | None, name: str) -> str:
-    if name.startswith("arn:"):
-        return name.rsplit(":", 1)[0] if service == "ssm" and name.count(":") > 5 else name
-    base = name.split(":", 1)[0] if service == "ssm" else name
-    if service == "ssm":
-        return f"arn:aws:ssm:{region or '*'}:*:parameter{'' if base.startswith('/') else '/'}{base}"
-    return f"arn:aws:secretsmanager:{region or '*'}:*:secret:{base}-*"
-
-
-def _action(service: str, operation: str) -> str:
-    """The IAM action a call needs (BatchGetSecretValue also needs GetSecretValue)."""
-    if operation == "BatchGetSecretValue":
-        return "secretsmanager:GetSecretValue (and secretsmanager:BatchGetSecretValue)"
-    return f"{service}:{operation}"
-
-
-def _botocore_error(error: Exception, service: str, region: str, attempts: int) -> Miss:
-    from botocore import exceptions as bce
-
-    name = type(error).__name__
-    no_credentials = (
-        bce.NoCredentialsError,
-        bce.PartialCredentialsError,
-        bce.CredentialRetrievalError,
-        bce.NoAuthTokenError,
-        bce.TokenRetrievalError,
-        bce.ProfileNotFound,
-        bce.SSOError,
-        bce.UnauthorizedSSOTokenError,
-        bce.RefreshWithMFAUnsupportedError,
-    )
-    if isinstance(error, no_credentials):
-        return credentials_miss(f"no usable AWS credentials for {service} in {region} ({name})")
-    if isinstance(error, bce.NoRegionError):
-        return Miss(FailureKind.CONFIGURATION, "no AWS region: set AWS_REGION or pass region_name")
-    if isinstance(error, (bce.ConnectionError, bce.HTTPClientError)):
-        return Miss(
-            FailureKind.NETWORK,
-            f"could not reach {service} in {region} after {attempts} attempts ({name})",
-        )
-    return Miss(FailureKind.OTHER, f"{service} call failed ({name})")
