@@ -5,8 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Hashable, Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from awsrefs.backends._base import Fetched, Miss, Outcome
 from awsrefs.errors import FailureKind
@@ -25,8 +24,7 @@ STALE_RETRY_SECONDS = 30.0
 NEGATIVE_TTL_SECONDS = 30.0
 
 
-@dataclass(frozen=True, slots=True)
-class Entry:
+class Entry(NamedTuple):
     """A fetched value and when it was fetched (time.monotonic())."""
 
     fetched: Fetched

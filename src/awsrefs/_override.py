@@ -8,14 +8,12 @@ with that one comparison and drops what it cached from the store before.
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
 
 from awsrefs.backends._base import Backend
 
 __all__ = ["Override", "active", "after_fork", "swap"]
 
 
-@dataclass(frozen=True, eq=False)
 class Override:
     """The store every resolver reads from instead of its own.
 
@@ -23,7 +21,10 @@ class Override:
         backend: The store, or None: each resolver reads from its own.
     """
 
-    backend: Backend | None = None
+    __slots__ = ("backend",)  # a plain class: a dataclass would cost about 1 ms of import
+
+    def __init__(self, backend: Backend | None = None) -> None:
+        self.backend = backend
 
 
 active = Override()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
 from awsrefs._memo import SizedMemo
@@ -52,8 +52,7 @@ class FoundReference:
         return str(self.reference)
 
 
-@dataclass(frozen=True)
-class Scan:
+class Scan(NamedTuple):
     """Every string of some settings that is not plain text, parsed.
 
     Attributes:

@@ -8,8 +8,7 @@ handled in one place.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from awsrefs._grammar import Ref, SecretRef, Template, text_of
 from awsrefs._walk import DROP
@@ -22,8 +21,7 @@ FAILED: Any = object()  # the setting has no new value: at least one of its refe
 MISSING_KINDS = (FailureKind.NOT_FOUND, FailureKind.NO_SUCH_KEY)
 
 
-@dataclass(frozen=True)
-class Status:
+class Status(NamedTuple):
     """How one reference of a setting fared; never holds its value.
 
     Attributes:

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Hashable, Iterable, Iterator, Mapping, Sequence, Set
-from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = [
     "DROP",
@@ -36,8 +35,7 @@ _END: Any = object()
 _NOT_CONTAINERS = (str, bytes, bytearray, memoryview)
 
 
-@dataclass(frozen=True)
-class BackEdge:
+class BackEdge(NamedTuple):
     """A container that holds one of its own ancestors: the settings are cyclic here.
 
     Attributes:
@@ -51,7 +49,6 @@ class BackEdge:
     target_id: int
 
 
-@dataclass(frozen=True)
 class Tree:
     """What one walk found.
 
@@ -64,11 +61,18 @@ class Tree:
         children: ``id()`` of each container to its (key or index, child) pairs as read.
     """
 
-    strings: list[tuple[PathKey, str]] = field(default_factory=list)
-    string_parents: list[int | None] = field(default_factory=list)
-    parents: dict[int, set[int]] = field(default_factory=dict)
-    back_edges: list[BackEdge] = field(default_factory=list)
-    children: dict[int, list[tuple[Hashable, Any]]] = field(default_factory=dict)
+    # A plain class, not a dataclass: each dataclass costs about 1 ms of import time.
+    __slots__ = ("back_edges", "children", "parents", "string_parents", "strings")
+
+    def __init__(self) -> None:
+        self.strings: list[tuple[PathKey, str]] = []
+        self.string_parents: list[int | None] = []
+        self.parents: dict[int, set[int]] = {}
+        self.back_edges: list[BackEdge] = []
+        self.children: dict[int, list[tuple[Hashable, Any]]] = {}
+
+    def __repr__(self) -> str:  # never the strings: settings may hold values of their own
+        return f"Tree(strings={len(self.strings)}, back_edges={len(self.back_edges)})"
 
     def read(self, obj: Any) -> Iterator[tuple[Hashable, Any]]:
         """The children of container ``obj``: read on the first visit, recorded after."""
