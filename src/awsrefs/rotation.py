@@ -235,32 +235,18 @@ class RotatingCredentials:
                 credentials, and for rejected credentials when no rotation is in progress
                 or the retry budget ran out. Passwords are removed from its message.
         """
-        plan = self._plan()
-        tried: list[str] = []
-        first: BaseException | None = None
-        step: _Step | None = next(plan)
-        while step is not None:
+        attempt = _Attempt(self._plan())
+        while (step := attempt.step) is not None:
             if isinstance(step, Credentials):
-                tried.append(step.password)
-                try:
-                    result = fn(step)
-                except Exception as exc:
-                    if not is_auth_failure(exc):
-                        step = None
-                        scrubbed(exc, tried, plan)
-                        raise
-                    first = first or exc
-                    step = _advance(plan, False)
-                else:
-                    _advance(plan, True)
-                    return result
+                step = None  # so that no credentials stay in this frame if fn's error leaves it
+                with attempt:  # accepted: returns; rejected: on with the plan; else: raises here
+                    return fn(attempt.trying())
             elif isinstance(step, float):
                 time.sleep(step)
-                step = _advance(plan, None)
+                attempt.resume(None)
             else:
-                step = _advance(plan, step())
-        assert first is not None
-        raise scrubbed(first, tried, plan)
+                attempt.resume(step())
+        raise attempt.give_up()
 
     async def aconnect(self, fn: Callable[[Credentials], Awaitable[T]]) -> T:
         """Like :meth:`connect` for an async ``fn``; AWS calls run in a worker thread.
@@ -271,32 +257,18 @@ class RotatingCredentials:
         Returns:
             What ``fn`` returned for the first credentials that were accepted.
         """
-        plan = self._plan()
-        tried: list[str] = []
-        first: BaseException | None = None
-        step: _Step | None = next(plan)
-        while step is not None:
+        attempt = _Attempt(self._plan())
+        while (step := attempt.step) is not None:
             if isinstance(step, Credentials):
-                tried.append(step.password)
-                try:
-                    result = await fn(step)
-                except Exception as exc:
-                    if not is_auth_failure(exc):
-                        step = None
-                        scrubbed(exc, tried, plan)
-                        raise
-                    first = first or exc
-                    step = _advance(plan, False)
-                else:
-                    _advance(plan, True)
-                    return result
+                step = None  # so that no credentials stay in this frame if fn's error leaves it
+                with attempt:  # accepted: returns; rejected: on with the plan; else: raises here
+                    return await fn(attempt.trying())
             elif isinstance(step, float):
                 await asyncio.sleep(step)
-                step = _advance(plan, None)
+                attempt.resume(None)
             else:
-                step = _advance(plan, await asyncio.to_thread(step))
-        assert first is not None
-        raise scrubbed(first, tried, plan)
+                attempt.resume(await asyncio.to_thread(step))
+        raise attempt.give_up()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -411,11 +383,69 @@ class RotatingCredentials:
         )
 
 
-def _advance(plan: Generator[_Step, Any, None], value: Any) -> _Step | None:
-    try:
-        return plan.send(value)
-    except StopIteration:
+class _Attempt:
+    """The bookkeeping of one ``connect`` or ``aconnect`` call around the rule's plan.
+
+    Owns the plan, its next step, the passwords tried (to redact them) and the first
+    rejection (raised when the plan gives up). A try runs inside ``with attempt:``, which
+    takes an accepted try to the plan, suppresses a rejection (the plan goes on) and lets
+    any other error leave the driver's own frame, scrubbed. The drivers raise themselves, so
+    no frame of this class is in a traceback; :func:`~awsrefs._redact.scrubbed` empties what
+    held passwords (the list of them, the plan) before.
+    """
+
+    __slots__ = ("_first", "_plan", "_tried", "step")
+
+    def __init__(self, plan: Generator[_Step, Any, None]) -> None:
+        self._plan = plan
+        self._tried: list[str] = []
+        self._first: BaseException | None = None
+        self.step: _Step | None = next(plan)
+
+    def trying(self) -> Credentials:
+        """The credentials of this step, noted as tried."""
+        creds = self.step
+        assert isinstance(creds, Credentials)
+        self._tried.append(creds.password)
+        return creds
+
+    def __enter__(self) -> None:
         return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> bool:
+        """Record the try's outcome; True (suppress the error) for a rejection."""
+        if exc is None:
+            self.accepted()
+            return False
+        return isinstance(exc, Exception) and not self.rejected(exc)
+
+    def accepted(self) -> None:
+        """The try succeeded: the plan records it and ends."""
+        self.resume(True)
+
+    def rejected(self, exc: Exception) -> bool:
+        """The try failed with ``exc``; True: no rejection, re-raise it now (scrubbed)."""
+        if not is_auth_failure(exc):
+            self.step = None
+            scrubbed(exc, self._tried, self._plan)
+            return True
+        self._first = self._first or exc
+        self.resume(False)
+        return False
+
+    def resume(self, value: Any) -> None:
+        """Send the plan the outcome of its step (None after a sleep); take the next step."""
+        try:
+            self.step = self._plan.send(value)
+        except StopIteration:
+            self.step = None
+
+    def give_up(self) -> BaseException:
+        """The plan ended without an accepted try: the first rejection, scrubbed, to raise."""
+        assert self._first is not None
+        return scrubbed(self._first, self._tried, self._plan)
 
 
 def _secret_ref(secret: str | SecretRef) -> SecretRef:
