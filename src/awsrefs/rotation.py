@@ -30,11 +30,8 @@ import dataclasses
 import functools
 import logging
 import math
-import os
 import random
-import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeAlias, TypeVar
 
@@ -44,6 +41,7 @@ from awsrefs._default import default_resolver
 from awsrefs._grammar import SecretRef, parse
 from awsrefs._redact import redact_exception, scrubbed
 from awsrefs._resolver import Resolver
+from awsrefs._rotation_state import Probe, State, state_for
 from awsrefs.errors import FailureKind, RefError, ResolutionError
 
 __all__ = [
@@ -70,92 +68,6 @@ _QUIET_SECONDS = 5.0
 # While a rotation is in progress and every candidate is still rejected, AWS is read again
 # at most this often (process-wide), so a restarted or back-to-back rotation is followed.
 _REPROBE_SECONDS = 1.0
-
-
-# -- process-wide state per secret ----------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class _Probe:
-    """What one look-up after an authentication failure found."""
-
-    generation: int
-    taken_at: float
-    current: Credentials
-    pending: Credentials | None
-
-    @property
-    def rotating(self) -> bool:
-        pending = self.pending
-        return (
-            pending is not None
-            and pending.version_id != self.current.version_id
-            and pending.login != self.current.login
-        )
-
-    def candidates(self) -> list[Credentials]:
-        pending = self.pending
-        return [self.current, pending] if self.rotating and pending is not None else [self.current]
-
-
-class _State:
-    """Shared by every RotatingCredentials of one resolver and secret in the process."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()  # guards the fields below; never held during I/O
-        self.probe_lock = threading.Lock()  # single-flight look-ups; held during AWS calls
-        self.generation = 0
-        self.probe: _Probe | None = None
-        # Credentials that connected while AWSCURRENT (``rejected``) was refused.
-        self.preferred: Credentials | None = None
-        self.rejected: Credentials | None = None
-
-    def choose(self, current: Credentials) -> Credentials:
-        with self.lock:
-            rejected, preferred = self.rejected, self.preferred
-        if preferred is not None and rejected is not None and rejected.login == current.login:
-            return preferred
-        return current
-
-    def succeeded(self, creds: Credentials, probe: _Probe | None) -> None:
-        with self.lock:
-            if probe is not None and creds is not probe.current and probe.rotating:
-                self.preferred, self.rejected = creds, probe.current
-            elif (
-                creds.stage == "AWSCURRENT"
-                and self.rejected is not None
-                and creds.login != self.rejected.login
-            ):
-                self.preferred = self.rejected = None
-
-    def after_fork(self) -> None:
-        self.lock = threading.Lock()
-        self.probe_lock = threading.Lock()
-
-
-_states: weakref.WeakKeyDictionary[Resolver, dict[SecretRef, _State]] = weakref.WeakKeyDictionary()
-_states_lock = threading.Lock()
-
-
-def _state_for(resolver: Resolver, ref: SecretRef) -> _State:
-    with _states_lock:
-        by_ref = _states.setdefault(resolver, {})
-        state = by_ref.get(ref)
-        if state is None:
-            state = by_ref[ref] = _State()
-        return state
-
-
-def _after_fork() -> None:
-    global _states_lock
-    _states_lock = threading.Lock()
-    for by_ref in list(_states.values()):
-        for state in by_ref.values():
-            state.after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
 
 
 # -- the rule --------------------------------------------------------------------------------
@@ -279,7 +191,7 @@ class RotatingCredentials:
         seconds to sleep, or blocking work (resumed with its result). Returning without an
         accepted try means: raise the first driver error.
         """
-        state = _state_for(self.resolver, self._ref)
+        state = state_for(self.resolver, self._ref)
         generation = state.generation  # read before choosing, so a newer probe counts as new
         current: Credentials = yield self.current
         creds = state.choose(current)
@@ -288,7 +200,7 @@ class RotatingCredentials:
             return
         tried = {creds.login}
         deadline = time.monotonic() + self.retry_budget
-        probe: _Probe = yield lambda: self._probe(state, generation, current, creds)
+        probe: Probe = yield lambda: self._probe(state, generation, current, creds)
         delay = self.min_backoff
         while True:
             for candidate in probe.candidates():
@@ -321,8 +233,8 @@ class RotatingCredentials:
                 probe = yield reprobe
 
     def _probe(
-        self, state: _State, generation: int, current: Credentials, failed: Credentials
-    ) -> _Probe:
+        self, state: State, generation: int, current: Credentials, failed: Credentials
+    ) -> Probe:
         """Re-read AWSCURRENT and AWSPENDING once for every thread that failed together."""
         with state.probe_lock:
             probe = state.probe
@@ -348,7 +260,7 @@ class RotatingCredentials:
             pending = self._read_pending()
             with state.lock:
                 state.generation += 1
-                probe = _Probe(state.generation, time.monotonic(), fresh, pending)
+                probe = Probe(state.generation, time.monotonic(), fresh, pending)
                 state.probe = probe
             if probe.rotating:
                 log.info(
