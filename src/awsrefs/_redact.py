@@ -72,7 +72,7 @@ def scrubbed(
     Error reporters (Sentry, ``traceback`` with locals) capture the locals of every frame in
     a traceback. The frames below ``connect`` (the caller's ``fn``, the driver's own) have
     finished and held the password (arguments, a DSN); their locals are cleared, which keeps
-    file and line for the traceback. ``connect``'s own locals that held passwords are
+    file and line for the traceback. What ``connect`` itself keeps that held passwords is
     emptied: the list of passwords tried, and the rule's generator (closed).
     """
     redact_exception(exc, tried)

@@ -30,11 +30,8 @@ import dataclasses
 import functools
 import logging
 import math
-import os
 import random
-import threading
 import time
-import weakref
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, TypeAlias, TypeVar
 
@@ -44,6 +41,7 @@ from awsrefs._default import default_resolver
 from awsrefs._grammar import SecretRef, parse
 from awsrefs._redact import redact_exception, scrubbed
 from awsrefs._resolver import Resolver
+from awsrefs._rotation_state import Probe, State, state_for
 from awsrefs.errors import FailureKind, RefError, ResolutionError
 
 __all__ = [
@@ -70,92 +68,6 @@ _QUIET_SECONDS = 5.0
 # While a rotation is in progress and every candidate is still rejected, AWS is read again
 # at most this often (process-wide), so a restarted or back-to-back rotation is followed.
 _REPROBE_SECONDS = 1.0
-
-
-# -- process-wide state per secret ----------------------------------------------------------
-
-
-@dataclasses.dataclass(frozen=True)
-class _Probe:
-    """What one look-up after an authentication failure found."""
-
-    generation: int
-    taken_at: float
-    current: Credentials
-    pending: Credentials | None
-
-    @property
-    def rotating(self) -> bool:
-        pending = self.pending
-        return (
-            pending is not None
-            and pending.version_id != self.current.version_id
-            and pending.login != self.current.login
-        )
-
-    def candidates(self) -> list[Credentials]:
-        pending = self.pending
-        return [self.current, pending] if self.rotating and pending is not None else [self.current]
-
-
-class _State:
-    """Shared by every RotatingCredentials of one resolver and secret in the process."""
-
-    def __init__(self) -> None:
-        self.lock = threading.Lock()  # guards the fields below; never held during I/O
-        self.probe_lock = threading.Lock()  # single-flight look-ups; held during AWS calls
-        self.generation = 0
-        self.probe: _Probe | None = None
-        # Credentials that connected while AWSCURRENT (``rejected``) was refused.
-        self.preferred: Credentials | None = None
-        self.rejected: Credentials | None = None
-
-    def choose(self, current: Credentials) -> Credentials:
-        with self.lock:
-            rejected, preferred = self.rejected, self.preferred
-        if preferred is not None and rejected is not None and rejected.login == current.login:
-            return preferred
-        return current
-
-    def succeeded(self, creds: Credentials, probe: _Probe | None) -> None:
-        with self.lock:
-            if probe is not None and creds is not probe.current and probe.rotating:
-                self.preferred, self.rejected = creds, probe.current
-            elif (
-                creds.stage == "AWSCURRENT"
-                and self.rejected is not None
-                and creds.login != self.rejected.login
-            ):
-                self.preferred = self.rejected = None
-
-    def after_fork(self) -> None:
-        self.lock = threading.Lock()
-        self.probe_lock = threading.Lock()
-
-
-_states: weakref.WeakKeyDictionary[Resolver, dict[SecretRef, _State]] = weakref.WeakKeyDictionary()
-_states_lock = threading.Lock()
-
-
-def _state_for(resolver: Resolver, ref: SecretRef) -> _State:
-    with _states_lock:
-        by_ref = _states.setdefault(resolver, {})
-        state = by_ref.get(ref)
-        if state is None:
-            state = by_ref[ref] = _State()
-        return state
-
-
-def _after_fork() -> None:
-    global _states_lock
-    _states_lock = threading.Lock()
-    for by_ref in list(_states.values()):
-        for state in by_ref.values():
-            state.after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
 
 
 # -- the rule --------------------------------------------------------------------------------
@@ -235,32 +147,18 @@ class RotatingCredentials:
                 credentials, and for rejected credentials when no rotation is in progress
                 or the retry budget ran out. Passwords are removed from its message.
         """
-        plan = self._plan()
-        tried: list[str] = []
-        first: BaseException | None = None
-        step: _Step | None = next(plan)
-        while step is not None:
+        attempt = _Attempt(self._plan())
+        while (step := attempt.step) is not None:
             if isinstance(step, Credentials):
-                tried.append(step.password)
-                try:
-                    result = fn(step)
-                except Exception as exc:
-                    if not is_auth_failure(exc):
-                        step = None
-                        scrubbed(exc, tried, plan)
-                        raise
-                    first = first or exc
-                    step = _advance(plan, False)
-                else:
-                    _advance(plan, True)
-                    return result
+                step = None  # so that no credentials stay in this frame if fn's error leaves it
+                with attempt:  # accepted: returns; rejected: on with the plan; else: raises here
+                    return fn(attempt.trying())
             elif isinstance(step, float):
                 time.sleep(step)
-                step = _advance(plan, None)
+                attempt.resume(None)
             else:
-                step = _advance(plan, step())
-        assert first is not None
-        raise scrubbed(first, tried, plan)
+                attempt.resume(step())
+        raise attempt.give_up()
 
     async def aconnect(self, fn: Callable[[Credentials], Awaitable[T]]) -> T:
         """Like :meth:`connect` for an async ``fn``; AWS calls run in a worker thread.
@@ -271,32 +169,18 @@ class RotatingCredentials:
         Returns:
             What ``fn`` returned for the first credentials that were accepted.
         """
-        plan = self._plan()
-        tried: list[str] = []
-        first: BaseException | None = None
-        step: _Step | None = next(plan)
-        while step is not None:
+        attempt = _Attempt(self._plan())
+        while (step := attempt.step) is not None:
             if isinstance(step, Credentials):
-                tried.append(step.password)
-                try:
-                    result = await fn(step)
-                except Exception as exc:
-                    if not is_auth_failure(exc):
-                        step = None
-                        scrubbed(exc, tried, plan)
-                        raise
-                    first = first or exc
-                    step = _advance(plan, False)
-                else:
-                    _advance(plan, True)
-                    return result
+                step = None  # so that no credentials stay in this frame if fn's error leaves it
+                with attempt:  # accepted: returns; rejected: on with the plan; else: raises here
+                    return await fn(attempt.trying())
             elif isinstance(step, float):
                 await asyncio.sleep(step)
-                step = _advance(plan, None)
+                attempt.resume(None)
             else:
-                step = _advance(plan, await asyncio.to_thread(step))
-        assert first is not None
-        raise scrubbed(first, tried, plan)
+                attempt.resume(await asyncio.to_thread(step))
+        raise attempt.give_up()
 
     # -- internals -------------------------------------------------------------------------
 
@@ -307,7 +191,7 @@ class RotatingCredentials:
         seconds to sleep, or blocking work (resumed with its result). Returning without an
         accepted try means: raise the first driver error.
         """
-        state = _state_for(self.resolver, self._ref)
+        state = state_for(self.resolver, self._ref)
         generation = state.generation  # read before choosing, so a newer probe counts as new
         current: Credentials = yield self.current
         creds = state.choose(current)
@@ -316,7 +200,7 @@ class RotatingCredentials:
             return
         tried = {creds.login}
         deadline = time.monotonic() + self.retry_budget
-        probe: _Probe = yield lambda: self._probe(state, generation, current, creds)
+        probe: Probe = yield lambda: self._probe(state, generation, current, creds)
         delay = self.min_backoff
         while True:
             for candidate in probe.candidates():
@@ -349,8 +233,8 @@ class RotatingCredentials:
                 probe = yield reprobe
 
     def _probe(
-        self, state: _State, generation: int, current: Credentials, failed: Credentials
-    ) -> _Probe:
+        self, state: State, generation: int, current: Credentials, failed: Credentials
+    ) -> Probe:
         """Re-read AWSCURRENT and AWSPENDING once for every thread that failed together."""
         with state.probe_lock:
             probe = state.probe
@@ -376,7 +260,7 @@ class RotatingCredentials:
             pending = self._read_pending()
             with state.lock:
                 state.generation += 1
-                probe = _Probe(state.generation, time.monotonic(), fresh, pending)
+                probe = Probe(state.generation, time.monotonic(), fresh, pending)
                 state.probe = probe
             if probe.rotating:
                 log.info(
@@ -411,11 +295,69 @@ class RotatingCredentials:
         )
 
 
-def _advance(plan: Generator[_Step, Any, None], value: Any) -> _Step | None:
-    try:
-        return plan.send(value)
-    except StopIteration:
+class _Attempt:
+    """The bookkeeping of one ``connect`` or ``aconnect`` call around the rule's plan.
+
+    Owns the plan, its next step, the passwords tried (to redact them) and the first
+    rejection (raised when the plan gives up). A try runs inside ``with attempt:``, which
+    takes an accepted try to the plan, suppresses a rejection (the plan goes on) and lets
+    any other error leave the driver's own frame, scrubbed. The drivers raise themselves, so
+    no frame of this class is in a traceback; :func:`~awsrefs._redact.scrubbed` empties what
+    held passwords (the list of them, the plan) before.
+    """
+
+    __slots__ = ("_first", "_plan", "_tried", "step")
+
+    def __init__(self, plan: Generator[_Step, Any, None]) -> None:
+        self._plan = plan
+        self._tried: list[str] = []
+        self._first: BaseException | None = None
+        self.step: _Step | None = next(plan)
+
+    def trying(self) -> Credentials:
+        """The credentials of this step, noted as tried."""
+        creds = self.step
+        assert isinstance(creds, Credentials)
+        self._tried.append(creds.password)
+        return creds
+
+    def __enter__(self) -> None:
         return None
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> bool:
+        """Record the try's outcome; True (suppress the error) for a rejection."""
+        if exc is None:
+            self.accepted()
+            return False
+        return isinstance(exc, Exception) and not self.rejected(exc)
+
+    def accepted(self) -> None:
+        """The try succeeded: the plan records it and ends."""
+        self.resume(True)
+
+    def rejected(self, exc: Exception) -> bool:
+        """The try failed with ``exc``; True: no rejection, re-raise it now (scrubbed)."""
+        if not is_auth_failure(exc):
+            self.step = None
+            scrubbed(exc, self._tried, self._plan)
+            return True
+        self._first = self._first or exc
+        self.resume(False)
+        return False
+
+    def resume(self, value: Any) -> None:
+        """Send the plan the outcome of its step (None after a sleep); take the next step."""
+        try:
+            self.step = self._plan.send(value)
+        except StopIteration:
+            self.step = None
+
+    def give_up(self) -> BaseException:
+        """The plan ended without an accepted try: the first rejection, scrubbed, to raise."""
+        assert self._first is not None
+        return scrubbed(self._first, self._tried, self._plan)
 
 
 def _secret_ref(secret: str | SecretRef) -> SecretRef:

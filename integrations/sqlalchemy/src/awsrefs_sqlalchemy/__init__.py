@@ -112,7 +112,22 @@ class _Connector:
         return await self.async_connect_function()(*cargs, **cparams)
 
 
-class Creator:
+class _BaseCreator:
+    """What :class:`Creator` and :class:`AsyncCreator` share: attributes and repr."""
+
+    def __init__(self, connector: _Connector, credentials: RotatingCredentials) -> None:
+        self._connector = connector
+        self.url = connector.url
+        self.credentials = credentials
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}({self.url.render_as_string()!r}, "
+            f"secret={str(self.credentials.secret)!r})"
+        )
+
+
+class Creator(_BaseCreator):
     """The ``creator`` callable for ``sqlalchemy.create_engine``; see :func:`creator`.
 
     Attributes:
@@ -120,20 +135,12 @@ class Creator:
         credentials: The rotation-following credentials in use.
     """
 
-    def __init__(self, connector: _Connector, credentials: RotatingCredentials) -> None:
-        self._connector = connector
-        self.url = connector.url
-        self.credentials = credentials
-
     def __call__(self) -> Any:
         """Open a new DB-API connection with the secret's credentials."""
         return self.credentials.connect(self._connector.connect)
 
-    def __repr__(self) -> str:
-        return f"Creator({self.url.render_as_string()!r}, secret={str(self.credentials.secret)!r})"
 
-
-class AsyncCreator:
+class AsyncCreator(_BaseCreator):
     """The ``async_creator`` for ``create_async_engine``; see :func:`async_creator`.
 
     Attributes:
@@ -141,20 +148,9 @@ class AsyncCreator:
         credentials: The rotation-following credentials in use.
     """
 
-    def __init__(self, connector: _Connector, credentials: RotatingCredentials) -> None:
-        self._connector = connector
-        self.url = connector.url
-        self.credentials = credentials
-
     async def __call__(self) -> Any:
         """Open a new driver connection (asyncpg, psycopg...) with the secret's credentials."""
         return await self.credentials.aconnect(self._connector.aconnect)
-
-    def __repr__(self) -> str:
-        return (
-            f"AsyncCreator({self.url.render_as_string()!r}, "
-            f"secret={str(self.credentials.secret)!r})"
-        )
 
 
 def creator(
