@@ -69,13 +69,13 @@ def test_binary_inside_a_template_is_a_not_text_failure():
 def test_sized_memo_keeps_no_large_item_and_bounds_the_total():
     memo: SizedMemo[str, int] = SizedMemo(max_total=100, max_item=40)
     memo.remember("x" * 41, 1, 41)
-    assert memo == {}
+    assert memo.data == {}
     for i in range(10):
         memo.remember(f"{i}" * 30, i, 30)
         assert memo.total <= 100
-        assert sum(map(len, memo)) == memo.total
+        assert sum(map(len, memo.data)) == memo.total
     memo.remember("9" * 30, 99, 30)  # same key again: replaced, not counted twice
-    assert memo["9" * 30] == 99
-    assert sum(map(len, memo)) == memo.total
+    assert memo.get("9" * 30) == 99
+    assert sum(map(len, memo.data)) == memo.total
     memo.clear()
-    assert (dict(memo), memo.total) == ({}, 0)
+    assert (memo.data, memo.total) == ({}, 0)

@@ -95,7 +95,7 @@ class ParseMemo:
     def __call__(self, text: str) -> Parsed | None:
         """:func:`parse_or_error`, from the memo when ``text`` was seen."""
         try:
-            return self.memo[text]
+            return self.memo.data[text]
         except KeyError:
             pass
         result = parse_or_error(text)

@@ -209,7 +209,7 @@ class Resolver:
                         return fast[3]
                     value = fast[1](entry.fetched)
                     if value is not NO_VALUE:
-                        self._fast[reference] = (fast[0], fast[1], entry, value)
+                        self._fast.data[reference] = (fast[0], fast[1], entry, value)
                         self._stats.fast_hit()
                         return value
                 fast = entry = value = None  # no value stays in this frame if _get fails
