@@ -1,17 +1,21 @@
 """The process-wide store override of ``awsrefs.testing``: one object, swapped whole.
 
-Every resolver remembers the :data:`active` object it last saw; ``is`` against the current
-one is the only check on its hot paths. A swap makes a new object, so each resolver notices
-with that one comparison and drops what it cached from the store before.
+Every resolver remembers the :data:`active` object it last saw and compares it with the
+current one (``is``) before it reads its cache or fetches, so after a swap it drops what it
+cached from the store before. The cached ``get`` path does not look: a swap clears each
+resolver's memo of recent ``get`` answers (registered with :func:`clear_on_swap`), which
+sends the next ``get`` through that comparison.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
+from typing import Any
 
 from awsrefs.backends._base import Backend
 
-__all__ = ["Override", "active", "after_fork", "swap"]
+__all__ = ["Override", "active", "after_fork", "clear_on_swap", "swap"]
 
 
 class Override:
@@ -29,6 +33,12 @@ class Override:
 
 active = Override()
 _lock = threading.Lock()
+_cleared_on_swap: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def clear_on_swap(memo: Any) -> None:
+    """Have ``memo.clear()`` called on every swap (the memo is held weakly)."""
+    _cleared_on_swap.add(memo)
 
 
 def swap(backend: Backend | None) -> Backend | None:
@@ -37,6 +47,9 @@ def swap(backend: Backend | None) -> Backend | None:
     with _lock:
         previous = active.backend
         active = Override(backend)
+        memos = list(_cleared_on_swap)
+    for memo in memos:
+        memo.clear()
     return previous
 
 

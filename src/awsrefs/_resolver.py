@@ -111,6 +111,7 @@ class Resolver:
         self._parse = ParseMemo()
         # reference -> (item key, value extractor, last entry seen, its extracted value)
         self._fast: SizedMemo[Any, FastEntry] = SizedMemo()
+        _override.clear_on_swap(self._fast)  # so get() need not check the override itself
         self._seen = _override.active  # the testing override this resolver's cache is for
         self._default_region: str | object | None = _MISSING
         register(self)
@@ -196,23 +197,22 @@ class Resolver:
             RefSyntaxError: The text is a malformed reference.
             TypeError: ``reference`` is not text, a parsed reference or a template.
         """
-        if self._seen is _override.active:
-            try:
-                fast = self._fast.get(reference)
-            except TypeError:  # unhashable: not a reference, the slow path says so
-                fast = None
-            if fast is not None:
-                entry = self._cache.entries.get(fast[0])
-                if entry is not None and entry.expires_at > time.monotonic():
-                    if entry is fast[2]:  # same fetch as last time: value already extracted
-                        self._stats.fast_hit()
-                        return fast[3]
-                    value = fast[1](entry.fetched)
-                    if value is not NO_VALUE:
-                        self._fast.data[reference] = (fast[0], fast[1], entry, value)
-                        self._stats.fast_hit()
-                        return value
-                fast = entry = value = None  # no value stays in this frame if _get fails
+        try:
+            fast = self._fast.get(reference)
+        except TypeError:  # unhashable: not a reference, the slow path says so
+            fast = None
+        if fast is not None:
+            entry = self._cache.entries.get(fast[0])
+            if entry is not None and entry.expires_at > time.monotonic():
+                if entry is fast[2]:  # same fetch as last time: value already extracted
+                    self._stats.fast_hit()
+                    return fast[3]
+                value = fast[1](entry.fetched)
+                if value is not NO_VALUE:
+                    self._fast.data[reference] = (fast[0], fast[1], entry, value)
+                    self._stats.fast_hit()
+                    return value
+            fast = entry = value = None  # no value stays in this frame if _get fails
         value, failures = self._get(reference, default, refresh=False)
         if failures:
             raise ResolutionError(failures)
