@@ -83,21 +83,8 @@ TEST_TOOLS = [
     "psycopg2-binary>=2.9",  # the SQLAlchemy tests also run postgresql+psycopg2://
     "pytest-django>=4.8",  # the generated Django project runs its tests with it too
 ]
-# The versions shown in the table.
-SHOWN = [
-    "boto3",
-    "django",
-    "flask",
-    "werkzeug",
-    "pydantic",
-    "pydantic-settings",
-    "sqlalchemy",
-    "psycopg",
-    "pymysql",
-    "asyncpg",
-    "moto",
-    "pytest",
-]
+# The versions shown in the table: the pinned ones, Flask's Werkzeug and the test tools.
+SHOWN = [*PINNED, "werkzeug", "moto", "pytest"]
 SUITES = ["django", "flask", "pydantic", "sqlalchemy"]
 TEST_PATHS = [f"integrations/{name}/tests" for name in SUITES]
 # The whole pytest output of each cell (the table and the test failures show only its end).
