@@ -773,7 +773,7 @@ def test_env_reader():
         "G": "a#b",
         "H.dotted": "ok",
     }
-    with pytest.raises(InputError, match=r"t.env:2: unexpected text after the closing quote"):
+    with pytest.raises(InputError, match=r"t.env:2:7: unexpected text after the closing quote"):
         parse_env("A=1\nB='x' y\n", "t.env")
 
 
