@@ -106,7 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         finally:
             sys.stdout.flush()  # inside the try: a reader gone early shows up here, not at exit
     except BrokenPipeError:
-        _quiet_standard_streams()
+        _quiet_stdout()
         return EXIT_PIPE
 
 
@@ -132,17 +132,17 @@ def _run(arguments: list[str]) -> int:
     return code
 
 
-def _quiet_standard_streams() -> None:
-    """Point stdout and stderr at /dev/null, so the flush at exit has nowhere to fail.
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit has nowhere to fail.
 
     The usual recipe for a reader that stopped early (``awsrefs check | head -1``): what is
-    left unwritten is dropped, with no "Exception ignored" message at exit.
+    left unwritten is dropped, with no "Exception ignored" message at exit. (stderr is line
+    buffered and every line awsrefs writes there ends, so nothing of it waits for the exit.)
     """
-    for stream in (sys.stdout, sys.stderr):
-        try:
-            descriptor = stream.fileno()
-        except (AttributeError, OSError, ValueError):  # replaced (pytest's capsys): nothing to do
-            continue
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, descriptor)
-        os.close(devnull)
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced, as by pytest's capsys
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)

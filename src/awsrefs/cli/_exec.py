@@ -115,7 +115,7 @@ def _chosen(args: argparse.Namespace, environment: dict[str, str]) -> list[Setti
                 environment[key] = value
                 sources[key] = name
     for pattern in args.var:
-        matches = fnmatch.filter(inherited, pattern)
+        matches = [key for key in inherited if fnmatch.fnmatchcase(key, pattern)]
         if not matches and not any(c in pattern for c in "*?["):
             if pattern not in environment:
                 raise InputError(f"--var {pattern}: no such variable in the environment")
