@@ -72,12 +72,15 @@ INHERITED = {
 
 def test_exec_resolves_the_env_file_and_named_variables_only(shop, tmp_path):
     (tmp_path / "child.py").write_text(CHILD)
-    (tmp_path / "app.env").write_text("FROM_FILE=ssm:/shop/db-host\nAPP_HOST=from-the-file\n")
+    (tmp_path / "app.env").write_text(
+        "FROM_FILE=ssm:/shop/db-host\nAPP_HOST=from-the-file\nOVERRIDE=from-the-file\n"
+    )
     result = exec_(
         shop,
         *("--env-file", "app.env", "--var", "DB_PASSWORD", "--var", "APP_*"),
         *("--", sys.executable, "child.py"),
         cwd=tmp_path,
+        OVERRIDE="ssm:/shop/db-host",  # not named by --var, but by the file
         **INHERITED,
     )
     assert result.returncode == 0, result.stderr
@@ -91,6 +94,7 @@ def test_exec_resolves_the_env_file_and_named_variables_only(shop, tmp_path):
     assert child["DB_PASSWORD"] == PASSWORD
     assert child["APP_HOST"] == "db.internal"
     assert child["APP_KEY"] == "api-Key-9c1e-exec"
+    assert child["OVERRIDE"] == "db.internal"
     assert result.stdout == result.stderr == ""
 
 
