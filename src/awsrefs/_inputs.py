@@ -66,7 +66,8 @@ def parse_env(text: str, source: str) -> list[tuple[str, str]]:
     lines. Unquoted values end at a `` #`` comment and lose surrounding blanks.
 
     Raises:
-        InputError: A line is not an assignment or a quote is not closed (with its line).
+        InputError: A line is not an assignment or a quote is not closed: the message gives
+            the line and column and what is wrong, never the line's text (it may be a secret).
     """
     pairs: list[tuple[str, str]] = []
     i, n, line = 0, len(text), 1
@@ -83,23 +84,34 @@ def parse_env(text: str, source: str) -> list[tuple[str, str]]:
             while start < end and text[start] in " \t":
                 start += 1
         match = _ENV_KEY.match(text, start)
-        eq = match.end() if match else start
+        if match is None:
+            raise InputError(
+                f"{source}:{line}:{start - i + 1}: expected KEY=value: a name starts with a "
+                "letter or _ and holds letters, digits, _ and ."
+            )
+        eq = match.end()
         while eq < end and text[eq] in " \t":
             eq += 1
-        if match is None or eq >= end or text[eq] != "=":
-            raise InputError(f"{source}:{line}: expected KEY=value, found {stripped[:40]!r}")
+        if eq >= end or text[eq] != "=":
+            # The line is not quoted: it may be a value pasted without its name.
+            raise InputError(
+                f"{source}:{line}:{eq - i + 1}: expected KEY=value: no = after the name"
+            )
         key = match.group()
         j = eq + 1
         while j < end and text[j] in " \t":
             j += 1
         if j < end and text[j] in "'\"":
-            value, j, lines = _quoted(text, j, source, line)
+            value, j, lines = _quoted(text, j, source, line, j - i + 1)
             rest_end = text.find("\n", j)
             rest_end = n if rest_end < 0 else rest_end
             rest = text[j:rest_end].strip()
             if rest and not rest.startswith("#"):
+                at = j + len(text[j:rest_end]) - len(text[j:rest_end].lstrip())
+                column = at - text.rfind("\n", 0, at)
                 raise InputError(
-                    f"{source}:{line + lines}: unexpected text after the closing quote of {key}"
+                    f"{source}:{line + lines}:{column}: unexpected text after the closing "
+                    f"quote of {key} (a comment needs a # before it)"
                 )
             i, line = rest_end + 1, line + lines + 1
         else:
@@ -111,8 +123,11 @@ def parse_env(text: str, source: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def _quoted(text: str, start: int, source: str, line: int) -> tuple[str, int, int]:
-    """The value of the quoted string at ``start``, the index after it, and newlines inside."""
+def _quoted(text: str, start: int, source: str, line: int, column: int) -> tuple[str, int, int]:
+    """The value of the quoted string at ``start``, the index after it, and newlines inside.
+
+    ``line`` and ``column`` are where ``start`` is, for the error.
+    """
     quote = text[start]
     out: list[str] = []
     i = start + 1
@@ -128,7 +143,7 @@ def _quoted(text: str, start: int, source: str, line: int) -> tuple[str, int, in
             continue
         out.append(char)
         i += 1
-    raise InputError(f"{source}:{line}: the {quote} quote opened here is never closed")
+    raise InputError(f"{source}:{line}:{column}: the {quote} quote opened here is never closed")
 
 
 # -- files --------------------------------------------------------------------------------------

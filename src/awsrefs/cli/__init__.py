@@ -1,6 +1,7 @@
 """The ``awsrefs`` command: ``check``, ``resolve``, ``exec`` and ``policy``.
 
-Exit codes: 0 success, 1 a reference failed, 2 a usage or input error. Values are printed
+Exit codes: 0 success, 1 a reference failed, 2 a usage or input error, 65 a value that
+cannot be written as asked, 141 standard output closed early. Values are printed
 only by ``resolve --reveal``; ``exec`` hands them to the program's environment and nowhere else.
 One module per command, each declaring its ``COMMAND``; this one builds the parser from them
 and dispatches.
@@ -9,12 +10,13 @@ and dispatches.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Sequence
 
 import awsrefs
 from awsrefs.cli import _check, _exec, _policy, _resolve
-from awsrefs.cli._common import EXIT_USAGE, InputError
+from awsrefs.cli._common import EXIT_PIPE, EXIT_USAGE, EXIT_VALUE, InputError, ValueUnfitError
 
 __all__ = ["main"]
 
@@ -28,7 +30,9 @@ examples:
   awsrefs policy .env --account 123456789012
                                         least-privilege IAM policy for the references
 
-exit codes: 0 all good, 1 a reference failed, 2 usage or input error
+exit codes: 0 all good, 1 a reference failed, 2 usage or input error, 65 a value cannot
+  be written as asked, 141 the reader of standard output stopped early (| head);
+  exec has more, see awsrefs exec --help
 """
 
 # In the order the main help lists them.
@@ -92,9 +96,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         argv: The arguments without the program name (default: ``sys.argv[1:]``).
 
     Returns:
-        The exit code: 0 success, 1 a reference failed, 2 a usage or input error.
+        The exit code: 0 success, 1 a reference failed, 2 a usage or input error, 65 a
+        resolved value cannot be written as asked, 141 standard output closed early (a pipe
+        into ``head``); ``exec`` adds its own when the program cannot start.
     """
-    arguments = list(sys.argv[1:] if argv is None else argv)
+    try:
+        try:
+            return _run(list(sys.argv[1:] if argv is None else argv))
+        finally:
+            sys.stdout.flush()  # inside the try: a reader gone early shows up here, not at exit
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_PIPE
+
+
+def _run(arguments: list[str]) -> int:
     command: list[str] = []
     # "exec ... -- COMMAND": everything after "--" belongs to COMMAND, untouched by argparse.
     if arguments[:1] == ["exec"] and "--" in arguments:
@@ -108,6 +124,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InputError as error:
         print(f"awsrefs {args.command_name}: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except ValueUnfitError as error:
+        print(f"awsrefs {args.command_name}: {error}", file=sys.stderr)
+        return EXIT_VALUE
     except KeyboardInterrupt:
         return 130
     return code
+
+
+def _quiet_stdout() -> None:
+    """Point stdout at /dev/null, so the flush at exit has nowhere to fail.
+
+    The usual recipe for a reader that stopped early (``awsrefs check | head -1``): what is
+    left unwritten is dropped, with no "Exception ignored" message at exit. (stderr is line
+    buffered and every line awsrefs writes there ends, so nothing of it waits for the exit.)
+    """
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # replaced, as by pytest's capsys
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, descriptor)
+    os.close(devnull)

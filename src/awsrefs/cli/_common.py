@@ -21,9 +21,12 @@ from awsrefs.report import print_checks
 __all__ = [
     "EXIT_FAILED",
     "EXIT_OK",
+    "EXIT_PIPE",
     "EXIT_USAGE",
+    "EXIT_VALUE",
     "Command",
     "InputError",
+    "ValueUnfitError",
     "as_checked",
     "gather",
     "keyed",
@@ -36,6 +39,17 @@ __all__ = [
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
+# sysexits' EX_DATAERR: a resolved value cannot be written where it has to go.
+EXIT_VALUE = 65
+# 128 + SIGPIPE, what a shell reports for a program its pipe's reader stopped early.
+EXIT_PIPE = 141
+
+
+class ValueUnfitError(Exception):
+    """A resolved value cannot go where it must (exit code 65).
+
+    The message names the setting and what is wrong with its value, never the value.
+    """
 
 
 @dataclasses.dataclass(frozen=True)

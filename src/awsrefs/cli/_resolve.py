@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import re
 import sys
 from typing import Any, TextIO
 
@@ -16,13 +15,14 @@ from awsrefs.cli._common import (
     EXIT_FAILED,
     EXIT_OK,
     Command,
-    InputError,
+    ValueUnfitError,
     gather,
     keyed,
     make_resolver,
     print_failures,
 )
 from awsrefs.cli._common import references as find_settings
+from awsrefs.cli._envline import UnrepresentableError, env_line
 
 __all__ = ["COMMAND", "EPILOG", "as_text", "resolve_settings", "run"]
 
@@ -39,16 +39,20 @@ def _add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--reveal", action="store_true", help="show the values themselves")
 
 
-def as_text(value: Any) -> str:
-    """A resolved value as environment text (JSON values as JSON, bytes as UTF-8)."""
+def as_text(value: Any, where: str) -> str:
+    """A resolved value as environment text (JSON values as JSON, bytes as UTF-8).
+
+    Raises:
+        ValueUnfitError: A binary secret that is not UTF-8 (``where`` names the setting).
+    """
     if isinstance(value, str):
         return value
     if isinstance(value, bytes):
         try:
             return value.decode("utf-8")
         except UnicodeDecodeError:
-            raise InputError(
-                "a binary secret is not UTF-8 text, so it cannot be put in an environment"
+            raise ValueUnfitError(
+                f"{where}: a binary secret that is not UTF-8 text cannot be put in an environment"
             ) from None
     return json.dumps(value)
 
@@ -58,14 +62,6 @@ def _masked(value: Any) -> str:
         return f"<hidden, {len(value)} bytes>"
     text = value if isinstance(value, str) else json.dumps(value)
     return f"<hidden, {len(text)} chars>"
-
-
-def _shell_quote(value: str) -> str:
-    """Quote for POSIX shells and .env readers alike (single quotes unless the value has one)."""
-    if "'" not in value:
-        return f"'{value}'"
-    escaped = re.sub(r'([\\"$`])', r"\\\1", value)
-    return f'"{escaped}"'
 
 
 def _references_of(text: str) -> str:
@@ -113,14 +109,23 @@ def run(args: argparse.Namespace) -> int:
             out.append(entry)
         print(json.dumps(out, indent=2))
     elif args.format == "env":
-        for setting, value in shown:
-            print(f"{setting.name}={_shell_quote(as_text(value))}")
+        lines = []
+        for setting, value in shown:  # every line first: nothing is printed when one fails
+            try:
+                lines.append(env_line(setting.name, as_text(value, setting.path)))
+            except UnrepresentableError as error:
+                raise ValueUnfitError(
+                    f"{setting.path}: cannot be written with --format env: {error}; "
+                    "use --format json"
+                ) from None
+        if lines:
+            print("\n".join(lines))
     elif not shown:
         print("no references found")
     else:
         table = render_table(
             ("SETTING", "REFERENCE", "VALUE"),
-            [(s.path, _references_of(s.text), as_text(v)) for s, v in shown],
+            [(s.path, _references_of(s.text), as_text(v, s.path)) for s, v in shown],
             colour=colour_enabled(sys.stdout),
             width=terminal_width(sys.stdout),
         )
