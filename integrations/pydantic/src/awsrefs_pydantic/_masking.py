@@ -74,11 +74,14 @@ def _any_marked(marks: Any) -> bool:
     return bool(marks)
 
 
-def field_marks(model: type[BaseModel], marks: Mapping[str, Any]) -> dict[str, Any]:
-    """The marks of ``model``'s fields, by field name, for the fields with a marked value."""
+def field_marks(
+    model: type[BaseModel], marks: Mapping[str, Any], extras: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The marks of ``model``'s fields and ``extras``, by name, for those with a marked value."""
     out: dict[str, Any] = {}
-    for name, field in model.model_fields.items():
-        _, mark = find(marks, input_keys(name, field))
+    named = [(name, input_keys(name, field)) for name, field in model.model_fields.items()]
+    for name, keys in [*named, *((extra, [extra]) for extra in extras)]:
+        _, mark = find(marks, keys)
         if mark is not ABSENT and _any_marked(mark):
             out[name] = mark
     return out
@@ -89,7 +92,7 @@ def mask(value: Any, mark: Any) -> Any:
     if not _any_marked(mark):
         return value
     if isinstance(mark, Mapping) and isinstance(value, BaseModel):
-        return _MaskedModel(value, field_marks(type(value), mark))
+        return _MaskedModel(value, field_marks(type(value), mark, value.model_extra or ()))
     return HIDDEN  # a list, dict or plain value that holds a referenced value: hidden whole
 
 

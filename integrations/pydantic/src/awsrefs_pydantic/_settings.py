@@ -50,7 +50,8 @@ class AwsRefsSettings(BaseSettings, MaskedReprModel):
         marks: dict[str, Any] = {}
         for made in passes:  # one, unless settings_customise_sources made several: then
             marks = union(marks, made.marks)  # hidden where any of them resolved a value
-        __pydantic_self__._awsrefs_marks = field_marks(type(__pydantic_self__), marks)
+        extras = __pydantic_self__.model_extra or ()  # extra="allow": extras may be resolved
+        __pydantic_self__._awsrefs_marks = field_marks(type(__pydantic_self__), marks, extras)
 
     def _shown(self, args: Iterable[tuple[str | None, Any]]) -> Iterable[tuple[str | None, Any]]:
         return masked_args(args, self._awsrefs_marks)
