@@ -32,6 +32,7 @@ __all__ = [
     "MaskedReprModel",
     "UnsupportedVersionWarning",
     "factory_takes_data",
+    "forget_values",
     "hand_state",
     "installed_version",
     "repr_args",
@@ -124,3 +125,13 @@ def factory_takes_data(field: FieldInfo) -> bool:
     there a default factory never takes arguments.
     """
     return bool(getattr(field, "default_factory_takes_validated_data", False))
+
+
+def forget_values(model: BaseModel) -> None:
+    """Drop the values a model whose validation failed may hold (a model validator saw them).
+
+    pydantic keeps field values in the instance ``__dict__`` and extras in the
+    ``__pydantic_extra__`` slot (2.x).
+    """
+    vars(model).clear()
+    object.__setattr__(model, "__pydantic_extra__", None)

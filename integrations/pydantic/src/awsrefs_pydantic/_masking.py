@@ -8,7 +8,7 @@ merged marks say where each value of the built settings came from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +22,7 @@ __all__ = [
     "MaskedData",
     "all_marked",
     "field_marks",
+    "marked_values",
     "mask",
     "reference_marks",
     "union",
@@ -57,6 +58,24 @@ def reference_marks(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict
         else:
             out[key] = False
     return out
+
+
+def marked_values(value: Any, mark: Any) -> Iterator[Any]:
+    """Every value in ``value`` that ``mark`` says came from a reference, and its items."""
+    if mark is True:
+        yield from _parts(value)
+    elif isinstance(mark, Mapping) and isinstance(value, Mapping):
+        for key, inner in mark.items():
+            if key in value:
+                yield from marked_values(value[key], inner)
+
+
+def _parts(value: Any) -> Iterator[Any]:
+    yield value
+    items = value.values() if isinstance(value, Mapping) else value
+    if isinstance(items, (list, tuple, set, frozenset)) or isinstance(value, Mapping):
+        for item in items:
+            yield from _parts(item)
 
 
 def union(one: Any, other: Any) -> Any:

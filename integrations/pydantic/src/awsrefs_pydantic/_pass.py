@@ -15,7 +15,7 @@ from awsrefs import Failure, ResolutionError
 from awsrefs_pydantic._compat import hand_state
 from awsrefs_pydantic._errors import AwsRefsSettingsError
 from awsrefs_pydantic._fields import coerce_resolved, find, reference_defaults, split_unused
-from awsrefs_pydantic._masking import all_marked, reference_marks
+from awsrefs_pydantic._masking import all_marked, marked_values, reference_marks
 from awsrefs_pydantic._merge import deep_update, split_overridden
 from awsrefs_pydantic._whole import SecretJsonSettingsSource, SSMPathSettingsSource
 
@@ -83,6 +83,12 @@ class Pass:
         if self._results is None:
             self._run()
         return self._defaults
+
+    def referenced_values(self) -> Iterator[Any]:
+        """Every value this pass resolved that a source or default yields, with its items."""
+        yielded = [*zip(self._results or [], self.source_marks, strict=False)]
+        for data, marks in [*yielded, (self._defaults, self.defaults_marks)]:
+            yield from marked_values(data, marks)
 
     @property
     def marks(self) -> dict[str, Any]:
