@@ -161,3 +161,19 @@ def test_hide_input_in_errors_off_shows_only_scrubbed_inputs(resolver, seeded):
 
     _assert_hidden_everywhere(error)
     assert "input_value='<hidden>'" in str(error)
+
+
+def test_a_validator_error_pydantic_passes_on_is_redacted(resolver, seeded):
+    class Settings(AwsRefsSettings):
+        awsrefs_resolver = resolver
+        password: str = "secretsmanager:app/db:password"
+
+        @field_validator("password")
+        @classmethod
+        def known(cls, value: str) -> str:
+            raise LookupError(f"no user for {value}")  # not a ValueError: raised as it is
+
+    error = _error_of(Settings, LookupError)
+
+    assert str(error) == "no user for <redacted>"
+    _assert_hidden_everywhere(error)

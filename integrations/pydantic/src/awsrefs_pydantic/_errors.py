@@ -13,7 +13,7 @@ from pydantic_settings import SettingsError
 
 from awsrefs import Failure
 
-__all__ = ["AwsRefsSettingsError", "clear_frames", "hidden_inputs"]
+__all__ = ["AwsRefsSettingsError", "clear_frames", "hidden_inputs", "redact_values"]
 
 
 class AwsRefsSettingsError(SettingsError):
@@ -165,3 +165,14 @@ def clear_frames(error: BaseException) -> None:
         seen.add(id(current))
         traceback.clear_frames(current.__traceback__)
         pending += [current.__cause__, current.__context__]
+
+
+def redact_values(error: BaseException, values: Iterable[Any]) -> None:
+    """Replace the values in the messages of ``error`` and its chain by ``<redacted>``.
+
+    For errors pydantic does not turn into a ``ValidationError`` (a validator's ``TypeError``)
+    whose message may quote a resolved value. Values shorter than 4 characters are left.
+    """
+    from awsrefs.rotation import redact_exception  # rarely needed: imported when it is
+
+    redact_exception(error, _Values(values).texts)

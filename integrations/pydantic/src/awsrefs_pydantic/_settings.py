@@ -10,7 +10,7 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 
 import awsrefs
 from awsrefs_pydantic._compat import MaskedReprModel, forget_values
-from awsrefs_pydantic._errors import clear_frames, hidden_inputs
+from awsrefs_pydantic._errors import clear_frames, hidden_inputs, redact_values
 from awsrefs_pydantic._masking import HIDDEN, field_marks, masked_args, union
 from awsrefs_pydantic._pass import Pass, collect_passes
 from awsrefs_pydantic._sources import awsrefs_sources
@@ -58,11 +58,14 @@ class AwsRefsSettings(BaseSettings, MaskedReprModel):
             if failed is error:
                 raise
         except Exception as error:
-            # Frames below this one held resolved values (error reporters capture locals).
+            # Frames below this one held resolved values (error reporters capture locals),
+            # and a validator's message may quote one.
             clear_frames(error)
+            _redact(error, passes)
+            passes.clear()
             raise
         else:
-            __pydantic_self__._mark(passes)
+            __pydantic_self__._awsrefs_mark(passes)
             return
         # Raised outside the handler: no __context__ leads back to pydantic's error, whose
         # frames hold every resolved value; this frame holds none either.
@@ -70,7 +73,7 @@ class AwsRefsSettings(BaseSettings, MaskedReprModel):
         forget_values(__pydantic_self__)
         raise failed
 
-    def _mark(self, passes: list[Pass]) -> None:
+    def _awsrefs_mark(self, passes: list[Pass]) -> None:
         marks: dict[str, Any] = {}
         for made in passes:  # one, unless settings_customise_sources made several: then
             marks = union(marks, made.marks)  # hidden where any of them resolved a value
@@ -111,3 +114,7 @@ def _without_values(
     referenced = (value for made in passes for value in made.referenced_values())
     hide_input = bool(config.get("hide_input_in_errors"))
     return hidden_inputs(error, referenced, hide_input=hide_input)
+
+
+def _redact(error: BaseException, passes: list[Pass]) -> None:
+    redact_values(error, (value for made in passes for value in made.referenced_values()))
