@@ -72,10 +72,14 @@ def marked_values(value: Any, mark: Any) -> Iterator[Any]:
 
 def _parts(value: Any) -> Iterator[Any]:
     yield value
-    items = value.values() if isinstance(value, Mapping) else value
-    if isinstance(items, (list, tuple, set, frozenset)) or isinstance(value, Mapping):
-        for item in items:
-            yield from _parts(item)
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = value.values()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        return
+    for item in items:
+        yield from _parts(item)
 
 
 def union(one: Any, other: Any) -> Any:

@@ -144,12 +144,13 @@ class Pass:
                 marks.append(all_marked(data))
             else:
                 done = resolved.get(key, {})
-                if isinstance(source, SSMPathSettingsSource):
-                    marks.append(all_marked(done))
+                data = coerce_resolved(self.settings_cls, raw[key], done)
+                data = deep_update(data, left[index]) if left[index] else data
+                if isinstance(source, SSMPathSettingsSource):  # every value listed was fetched
+                    marks.append(all_marked(data))
                 else:
                     marks.append(reference_marks(raw[key], done))
-                data = coerce_resolved(self.settings_cls, raw[key], done)
-                results.append(deep_update(data, left[index]) if left[index] else data)
+                results.append(data)
         if speculative and failures:
             failures = [
                 (f, s) for f, s in failures if s != DEFAULTS or not _field_set(state, f.path)
