@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from awsrefs_pydantic import AwsRefsSettings, AwsRefsSettingsError
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from awsrefs import ResolutionError
@@ -109,3 +109,21 @@ def test_extras_are_resolved_where_the_settings_keep_them(resolver, seeded, tmp_
     with pytest.raises(AwsRefsSettingsError, match="team_token") as caught:
         Settings()
     assert isinstance(caught.value.__cause__, ResolutionError)
+
+
+def test_extras_refused_by_the_settings_are_refused_unresolved(resolver, seeded, tmp_path):
+    env_file = tmp_path / ".env"
+    env_file.write_text("FBD_NAME=orders\nFBD_TEAM_TOKEN=ssm:/other-team/token\n")
+
+    class Settings(AwsRefsSettings):
+        model_config = SettingsConfigDict(env_prefix="FBD_", env_file=env_file, extra="forbid")
+        awsrefs_resolver = resolver
+        name: str
+
+    with pytest.raises(ValidationError) as caught:  # pydantic's refusal, not a fetch
+        Settings()
+
+    (refused,) = caught.value.errors()
+    assert refused["type"] == "extra_forbidden"
+    assert refused["input"] == "ssm:/other-team/token"  # the reference, as text
+    assert resolver.stats.calls == {}
