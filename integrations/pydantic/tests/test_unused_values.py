@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from awsrefs_pydantic import AwsRefsSettings, AwsRefsSettingsError
-from pydantic import BaseModel, SecretStr, ValidationError
+from pydantic import BaseModel, RootModel, SecretStr, ValidationError
 from pydantic_settings import SettingsConfigDict
 
 from awsrefs import ResolutionError
@@ -127,3 +127,18 @@ def test_extras_refused_by_the_settings_are_refused_unresolved(resolver, seeded,
     assert refused["type"] == "extra_forbidden"
     assert refused["input"] == "ssm:/other-team/token"  # the reference, as text
     assert resolver.stats.calls == {}
+
+
+class Replicas(RootModel[dict[str, str]]):  # every key of its mapping is used
+    pass
+
+
+def test_every_key_of_a_root_model_is_used(resolver, seeded, monkeypatch):
+    monkeypatch.setenv("RTM_REPLICAS", '{"primary": "secretsmanager:app/db:host"}')
+
+    class Settings(AwsRefsSettings):
+        model_config = SettingsConfigDict(env_prefix="RTM_")
+        awsrefs_resolver = resolver
+        replicas: Replicas
+
+    assert Settings().replicas.root == {"primary": "db.internal"}

@@ -8,7 +8,7 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import AliasChoices, AliasPath, BaseModel, Json, SecretStr
+from pydantic import AliasChoices, AliasPath, BaseModel, Json, RootModel, SecretStr
 from pydantic.fields import FieldInfo
 
 import awsrefs
@@ -40,8 +40,8 @@ def split_unused(
     nested model's field is split by the nested model's own rules. Keys match fields
     case-insensitively, so that a key is never wrongly taken for unused.
     """
-    if model.model_config.get("extra") == "allow":
-        return dict(data), {}
+    if model.model_config.get("extra") == "allow" or issubclass(model, RootModel):
+        return dict(data), {}  # a root model's mapping is its value: every key is used
     fields = {
         key.lower(): field
         for name, field in model.model_fields.items()
