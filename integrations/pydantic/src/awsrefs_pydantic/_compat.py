@@ -5,8 +5,10 @@ pydantic-settings, so they must be handed the state pydantic-settings would hand
 private ``_set_current_state`` / ``_set_settings_sources_data``), and a wrapper should share
 its source's ``_init_state`` (2.5+: warnings about incomplete fields come once per build).
 Masking values in ``repr()`` overrides pydantic's undocumented ``__repr_args__``
-(:class:`MaskedReprModel`, :func:`repr_args`). One public pydantic property is missing
-from the oldest pydantic that pydantic-settings 2.4 allows (2.7): :func:`factory_takes_data`.
+(:class:`MaskedReprModel`, :func:`repr_args`); emptying a model whose validation failed
+writes its ``__pydantic_extra__`` slot (:func:`forget_values`). One public pydantic property
+is missing from the oldest pydantic that pydantic-settings 2.4 allows (2.7):
+:func:`factory_takes_data`.
 Nothing else in this package touches private pydantic or pydantic-settings API.
 
 The code below was read against pydantic-settings 2.4.0 and 2.16.3; the tests pass with
