@@ -214,6 +214,35 @@ def test_field_types_aliases_lists_dicts_and_optional(aws, resolver, monkeypatch
     assert settings.extra_header is None
 
 
+def test_resolved_text_is_converted_by_the_field_type(aws, resolver, monkeypatch):
+    aws.put_parameter("/app/debug", "False")  # text: truthy as a str, False as a bool
+    aws.put_parameter("/app/verbose", "off")
+    aws.put_parameter("/app/ratio", "0.25")
+    aws.put_secret("app/flags", {"enabled": True, "label": "False"})  # JSON types kept
+    monkeypatch.setenv("CNV_VERBOSE", "ssm:/app/verbose")
+
+    class Settings(AwsRefsSettings):
+        model_config = SettingsConfigDict(env_prefix="CNV_")
+        awsrefs_resolver = resolver
+        debug: bool = "ssm:/app/debug"
+        debug_text: str = "ssm:/app/debug"
+        verbose: bool | None = None
+        ratio: float = "ssm:/app/ratio"
+        enabled: bool = "secretsmanager:app/flags:enabled"
+        label: bool = "secretsmanager:app/flags:label"
+        untyped: Any = "ssm:/app/debug"
+
+    settings = Settings()
+
+    assert settings.debug is False
+    assert settings.debug_text == "False"
+    assert settings.verbose is False
+    assert settings.ratio == 0.25
+    assert settings.enabled is True
+    assert settings.label is False
+    assert settings.untyped == "False"  # no type, no conversion: the text as it is
+
+
 def test_standalone_wrapper_and_custom_source_order(aws, resolver, monkeypatch):
     aws.put_parameter("/app/x", "from-ssm")
     monkeypatch.setenv("WRP_X", "ssm:/app/x")
@@ -333,4 +362,4 @@ def test_a_secret_failing_validation_is_not_echoed(aws, resolver, canary):
 
     assert "port" in str(caught.value)
     assert canary not in str(caught.value)
-    # (error.errors() still carries the input, as pydantic's API for programs does.)
+    assert caught.value.errors()[0]["input"] == "<hidden>"  # see test_validation_errors.py

@@ -5,8 +5,10 @@ pydantic-settings, so they must be handed the state pydantic-settings would hand
 private ``_set_current_state`` / ``_set_settings_sources_data``), and a wrapper should share
 its source's ``_init_state`` (2.5+: warnings about incomplete fields come once per build).
 Masking values in ``repr()`` overrides pydantic's undocumented ``__repr_args__``
-(:class:`MaskedReprModel`, :func:`repr_args`). One public pydantic property is missing
-from the oldest pydantic that pydantic-settings 2.4 allows (2.7): :func:`factory_takes_data`.
+(:class:`MaskedReprModel`, :func:`repr_args`); emptying a model whose validation failed
+writes its ``__pydantic_extra__`` slot (:func:`forget_values`). One public pydantic property
+is missing from the oldest pydantic that pydantic-settings 2.4 allows (2.7):
+:func:`factory_takes_data`.
 Nothing else in this package touches private pydantic or pydantic-settings API.
 
 The code below was read against pydantic-settings 2.4.0 and 2.16.3; the tests pass with
@@ -32,6 +34,7 @@ __all__ = [
     "MaskedReprModel",
     "UnsupportedVersionWarning",
     "factory_takes_data",
+    "forget_values",
     "hand_state",
     "installed_version",
     "repr_args",
@@ -124,3 +127,13 @@ def factory_takes_data(field: FieldInfo) -> bool:
     there a default factory never takes arguments.
     """
     return bool(getattr(field, "default_factory_takes_validated_data", False))
+
+
+def forget_values(model: BaseModel) -> None:
+    """Drop the values a model whose validation failed may hold (a model validator saw them).
+
+    pydantic keeps field values in the instance ``__dict__`` and extras in the
+    ``__pydantic_extra__`` slot (2.x).
+    """
+    vars(model).clear()
+    object.__setattr__(model, "__pydantic_extra__", None)

@@ -8,13 +8,60 @@ import typing
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from pydantic import AliasChoices, AliasPath, BaseModel, Json, SecretStr
+from pydantic import AliasChoices, AliasPath, BaseModel, Json, RootModel, SecretStr
 from pydantic.fields import FieldInfo
 
 import awsrefs
 from awsrefs_pydantic._compat import factory_takes_data
 
 ABSENT: Any = object()
+
+
+def field_keys(name: str, field: FieldInfo) -> list[str]:
+    """Every top-level key validation may read ``field`` from.
+
+    Its aliases, its alias paths' first keys and its name (kept whatever ``populate_by_name``
+    says: taking a key for read when it is not is the safe side).
+    """
+    keys = input_keys(name, field)
+    alias = field.validation_alias
+    choices = alias.choices if isinstance(alias, AliasChoices) else [alias]
+    keys.extend(str(c.path[0]) for c in choices if isinstance(c, AliasPath) and c.path)
+    return keys
+
+
+def split_unused(
+    model: type[BaseModel], data: Mapping[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``data`` split into what validating ``model`` may read and what it never reads.
+
+    A key that names no field is an extra: read only when the model says ``extra="allow"``;
+    ignored (``"ignore"``) or refused (``"forbid"``), its value is never used. A mapping for a
+    nested model's field is split by the nested model's own rules. Keys match fields
+    case-insensitively, so that a key is never wrongly taken for unused.
+    """
+    if model.model_config.get("extra") == "allow" or issubclass(model, RootModel):
+        return dict(data), {}  # a root model's mapping is its value: every key is used
+    fields = {
+        key.lower(): field
+        for name, field in model.model_fields.items()
+        for key in field_keys(name, field)
+    }
+    used: dict[str, Any] = {}
+    unused: dict[str, Any] = {}
+    for key, value in data.items():
+        field = fields.get(key.lower()) if isinstance(key, str) else None
+        if field is None:
+            unused[key] = value
+            continue
+        inner = model_type(field.annotation)
+        if inner is not None and isinstance(value, Mapping):
+            used[key], inner_unused = split_unused(inner, value)
+            if inner_unused:
+                unused[key] = inner_unused
+        else:
+            used[key] = value
+    return used, unused
 
 
 def input_keys(name: str, field: FieldInfo) -> list[str]:

@@ -8,7 +8,7 @@ merged marks say where each value of the built settings came from.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -22,6 +22,7 @@ __all__ = [
     "MaskedData",
     "all_marked",
     "field_marks",
+    "marked_values",
     "mask",
     "reference_marks",
     "union",
@@ -59,6 +60,28 @@ def reference_marks(raw: Mapping[str, Any], resolved: Mapping[str, Any]) -> dict
     return out
 
 
+def marked_values(value: Any, mark: Any) -> Iterator[Any]:
+    """Every value in ``value`` that ``mark`` says came from a reference, and its items."""
+    if mark is True:
+        yield from _parts(value)
+    elif isinstance(mark, Mapping) and isinstance(value, Mapping):
+        for key, inner in mark.items():
+            if key in value:
+                yield from marked_values(value[key], inner)
+
+
+def _parts(value: Any) -> Iterator[Any]:
+    yield value
+    if isinstance(value, Mapping):
+        items: Iterable[Any] = value.values()
+    elif isinstance(value, (list, tuple, set, frozenset)):
+        items = value
+    else:
+        return
+    for item in items:
+        yield from _parts(item)
+
+
 def union(one: Any, other: Any) -> Any:
     """Marks that mark whatever ``one`` or ``other`` marks (for passes of unknown priority)."""
     if one is True or other is True:
@@ -74,11 +97,14 @@ def _any_marked(marks: Any) -> bool:
     return bool(marks)
 
 
-def field_marks(model: type[BaseModel], marks: Mapping[str, Any]) -> dict[str, Any]:
-    """The marks of ``model``'s fields, by field name, for the fields with a marked value."""
+def field_marks(
+    model: type[BaseModel], marks: Mapping[str, Any], extras: Iterable[str] = ()
+) -> dict[str, Any]:
+    """The marks of ``model``'s fields and ``extras``, by name, for those with a marked value."""
     out: dict[str, Any] = {}
-    for name, field in model.model_fields.items():
-        _, mark = find(marks, input_keys(name, field))
+    named = [(name, input_keys(name, field)) for name, field in model.model_fields.items()]
+    for name, keys in [*named, *((extra, [extra]) for extra in extras)]:
+        _, mark = find(marks, keys)
         if mark is not ABSENT and _any_marked(mark):
             out[name] = mark
     return out
@@ -89,7 +115,7 @@ def mask(value: Any, mark: Any) -> Any:
     if not _any_marked(mark):
         return value
     if isinstance(mark, Mapping) and isinstance(value, BaseModel):
-        return _MaskedModel(value, field_marks(type(value), mark))
+        return _MaskedModel(value, field_marks(type(value), mark, value.model_extra or ()))
     return HIDDEN  # a list, dict or plain value that holds a referenced value: hidden whole
 
 

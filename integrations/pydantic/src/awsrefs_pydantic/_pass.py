@@ -14,9 +14,9 @@ import awsrefs
 from awsrefs import Failure, ResolutionError
 from awsrefs_pydantic._compat import hand_state
 from awsrefs_pydantic._errors import AwsRefsSettingsError
-from awsrefs_pydantic._fields import coerce_resolved, find, reference_defaults
-from awsrefs_pydantic._masking import all_marked, reference_marks
-from awsrefs_pydantic._merge import deep_update
+from awsrefs_pydantic._fields import coerce_resolved, find, reference_defaults, split_unused
+from awsrefs_pydantic._masking import all_marked, marked_values, reference_marks
+from awsrefs_pydantic._merge import deep_update, split_overridden
 from awsrefs_pydantic._whole import SecretJsonSettingsSource, SSMPathSettingsSource
 
 __all__ = ["Pass", "collect_passes", "source_name"]
@@ -84,6 +84,12 @@ class Pass:
             self._run()
         return self._defaults
 
+    def referenced_values(self) -> Iterator[Any]:
+        """Every value this pass resolved that a source or default yields, with its items."""
+        yielded = [*zip(self._results or [], self.source_marks, strict=False)]
+        for data, marks in [*yielded, (self._defaults, self.defaults_marks)]:
+            yield from marked_values(data, marks)
+
     @property
     def marks(self) -> dict[str, Any]:
         """Where each value of the merged data came from a reference (see ``_masking``)."""
@@ -99,6 +105,7 @@ class Pass:
         listing_failures: list[tuple[Failure, str]] = []
         state: dict[str, Any] = {}
         states: dict[str, dict[str, Any]] = {}
+        left: dict[int, dict[str, Any]] = {}  # per source, what is not resolved
         for index, source in enumerate(self.sources):
             hand_state(source, state, states)
             if isinstance(source, SecretJsonSettingsSource):
@@ -111,7 +118,12 @@ class Pass:
                     listing_failures.extend((f, names[index]) for f in error.failures)
                     source.use({})  # reported below, with the rest
             data = source()
-            raw[f"#{index}"] = data
+            # Only what pydantic-settings will use is resolved: an extra it ignores, or a value
+            # a higher-priority source replaces, is left as it is (never fetched, never failing).
+            used, unused = split_unused(self.settings_cls, data)
+            used, replaced = split_overridden(used, state)
+            raw[f"#{index}"] = used
+            left[index] = deep_update(unused, replaced)
             states[names[index]] = data
             state = deep_update(data, state)  # what came before has the higher priority
         speculative = self._has_json_sources()
@@ -131,11 +143,14 @@ class Pass:
                 results.append(data)
                 marks.append(all_marked(data))
             else:
-                if isinstance(source, SSMPathSettingsSource):
-                    marks.append(all_marked(resolved.get(key, {})))
+                done = resolved.get(key, {})
+                data = coerce_resolved(self.settings_cls, raw[key], done)
+                data = deep_update(data, left[index]) if left[index] else data
+                if isinstance(source, SSMPathSettingsSource):  # every value listed was fetched
+                    marks.append(all_marked(data))
                 else:
-                    marks.append(reference_marks(raw[key], resolved.get(key, {})))
-                results.append(coerce_resolved(self.settings_cls, raw[key], resolved.get(key, {})))
+                    marks.append(reference_marks(raw[key], done))
+                results.append(data)
         if speculative and failures:
             failures = [
                 (f, s) for f, s in failures if s != DEFAULTS or not _field_set(state, f.path)
