@@ -74,7 +74,7 @@ def test_arn_region_and_account_are_exposed():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "hello", "postgres://u:p@h/db", "optional:yes", "SSM:/upper", " ssmx", "${HOME}/x"],
+    ["", "hello", "postgres://u:p@h/db", "optional:yes", " ssmx", "${HOME}/x", "${url:-x}"],
 )
 def test_plain_text_is_not_a_reference(text):
     assert parse(text) is None
