@@ -323,17 +323,19 @@ def _url_before_ref(text: str, at: int) -> bool:
     """True at ``url:`` followed by a reference (possibly malformed or mistyped)."""
     if not text.startswith(URL_PREFIX, at):
         return False
-    at += len(URL_PREFIX)
+    at = _skip_space(text, at + len(URL_PREFIX))
     return _starts_like_ref(text, at) or _mistyped_prefix(text, at) is not None
 
 
 def _starts_like_ref(text: str, at: int = 0) -> bool:
-    if text.startswith(_REF_PREFIXES, at):
-        return True
-    if not text.startswith(OPTIONAL_PREFIX, at):
-        return False
-    rest = _skip_space(text, at + len(OPTIONAL_PREFIX))
-    return text.startswith((*_REF_PREFIXES, *_MODIFIERS), rest)
+    """True at a reference prefix, also after ``optional:``/``url:`` and white space."""
+    for _ in range(4):  # a prefix and three modifiers at most: "optional:url:optional:ssm:"
+        if text.startswith(_REF_PREFIXES, at):
+            return True
+        if not text.startswith(_MODIFIERS, at):
+            return False
+        at = _skip_space(text, text.index(":", at) + 1)
+    return False
 
 
 def _meant(word: str) -> tuple[str, bool] | None:
@@ -503,7 +505,7 @@ def _parse_template(text: str) -> Template | None:
             i = end + 1
         elif text[k : k + 1].isspace():
             start = _skip_space(text, k)
-            if _starts_like_ref(text, start) or _url_before_ref(text, start):
+            if _starts_like_ref(text, start):
                 # "${ ssm:/a}" would otherwise stay as written, like "${HOME}".
                 raise RefSyntaxError(
                     text[j:start] + text[start : start + 4],
