@@ -343,6 +343,8 @@ def _meant(word: str) -> tuple[str, bool] | None:
     norm = word.lower().replace("-", "").replace("_", "")
     if norm in ("ssm", "url", "optional", "secretsmanager"):
         return norm, True
+    if norm[0] not in "so":  # a misspelling keeps the first letter
+        return None
     if _distance(norm, "secretsmanager", 2) <= 2:
         return "secretsmanager", False
     if _distance(norm, "optional", 1) <= 1:
@@ -376,7 +378,8 @@ def _mistyped_prefix(text: str, at: int, depth: int = 0) -> tuple[int, str] | No
     Narrow on purpose, so that prose and URLs are never taken for references: a word that
     differs from ``ssm``, ``secretsmanager``, ``optional`` or ``url`` only in case, ``-`` or
     ``_`` or white space before its ``:`` (``SSM:``, ``ssm :``, ``Secrets_Manager:``), or
-    is a small misspelling of one (``secretmanager:``, ``optinal:``, ``smm:``). A mistyped
+    is a small misspelling of one with its first letter right (``secretmanager:``,
+    ``optinal:``, ``smm:``). A mistyped
     ``ssm``/``secretsmanager`` counts only when a name follows its ``:`` at once (a
     misspelled ``ssm`` only before ``:/name``); a mistyped ``optional``/``url`` only when a
     reference prefix, or a mistyped one, follows. Exact prefixes are not reported here.
@@ -443,7 +446,7 @@ def _check_start(text: str) -> None:
     to the app as its value; stripping it would hide a typo. So each is an error with the
     position.
     """
-    start = _skip_space(text, 0)
+    start = _skip_space(text, 0) if text[:1].isspace() else 0
     mistyped = _mistyped_prefix(text, start)
     if mistyped is not None:
         raise _mistyped_error(text, mistyped)
