@@ -8,9 +8,11 @@ in ``postgresql://app:${...}@db.internal/app`` makes SQLAlchemy connect to evil.
 from __future__ import annotations
 
 import pytest
+import sqlalchemy
 from sqlalchemy.engine import make_url
 
 from awsrefs import FailureKind, QuotedRef, ResolutionError, Resolver, SecretRef, SSMRef, parse
+from tests.support.databases import unique_name
 
 PASSWORDS = ["pw@evil.example:6543/x?", "Xy7%41#q", "p/ss w:rd@h#f?q=1&x=%zz"]
 URL = "postgresql+psycopg://app:${url:secretsmanager:app/db:password}@db.internal:5432/app"
@@ -30,6 +32,27 @@ def test_url_quoted_password_reads_back_exactly_and_the_host_stays(aws, resolver
     assert url.password == password
     assert (url.host, url.port, url.database, url.username) == ("db.internal", 5432, "app", "app")
     assert not url.query
+
+
+@pytest.mark.parametrize("password", PASSWORDS[:2])
+def test_sqlalchemy_logs_in_to_real_postgresql_with_the_quoted_password(
+    aws, resolver, postgres_server, password
+):
+    user = unique_name("urlq")
+    postgres_server.create_user(user, password)
+    aws.put_secret("app/db", {"username": user, "password": password})
+    template = (
+        "postgresql+psycopg://${url:secretsmanager:app/db:username}:"
+        "${url:secretsmanager:app/db:password}"
+        f"@{postgres_server.host}:{postgres_server.port}/{postgres_server.database}"
+    )
+    engine = sqlalchemy.create_engine(resolver.resolve(template), poolclass=sqlalchemy.NullPool)
+    try:
+        with engine.connect() as conn:
+            row = conn.execute(sqlalchemy.text("SELECT current_user, inet_server_port()")).one()
+    finally:
+        engine.dispose()
+    assert tuple(row) == (user, postgres_server.port)
 
 
 def test_without_url_the_value_changes_the_url(aws, resolver):
