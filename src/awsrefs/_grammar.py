@@ -379,10 +379,10 @@ def _mistyped_prefix(text: str, at: int, depth: int = 0) -> tuple[int, str] | No
     differs from ``ssm``, ``secretsmanager``, ``optional`` or ``url`` only in case, ``-`` or
     ``_`` or white space before its ``:`` (``SSM:``, ``ssm :``, ``Secrets_Manager:``), or
     is a small misspelling of one with its first letter right (``secretmanager:``,
-    ``optinal:``, ``smm:``). A mistyped
-    ``ssm``/``secretsmanager`` counts only when a name follows its ``:`` at once (a
-    misspelled ``ssm`` only before ``:/name``); a mistyped ``optional``/``url`` only when a
-    reference prefix, or a mistyped one, follows. Exact prefixes are not reported here.
+    ``optinal:``, ``smm:``). A mistyped ``ssm``/``secretsmanager`` counts only when a name
+    follows its ``:`` at once (a misspelled ``ssm`` only before ``:/name``); a mistyped
+    ``optional``/``url`` only when a reference prefix, or a mistyped one, follows. Exact
+    prefixes are not reported here.
     """
     match = _PREFIX_WORD.match(text, at)
     if match is None or depth > 2:
