@@ -34,7 +34,7 @@ SETTINGS: dict[str, Any] = {
     },
     "ALLOWED_HOSTS": ["ssm:/myapp/prod/public-host", "localhost"],
     "STRIPE_KEY": "ssm:/myapp/prod/stripe-key",
-    "SENTRY_DSN": "https://${ssm:/myapp/prod/sentry-key}@o1.ingest.example.io/42",
+    "SENTRY_DSN": "https://${url:ssm:/myapp/prod/sentry-key}@o1.ingest.example.io/42",
     "FEATURE_FLAGS": "optional:ssm:/myapp/prod/feature-flags",
     "DEBUG": False,
 }

@@ -37,7 +37,9 @@ class Settings(AwsRefsSettings):
     stripe_key: SecretStr = Field("secretsmanager:shop/prod/stripe:secret_key")
     # A template with a key in it: a secret too. Every value that came from a reference
     # shows as <hidden> in repr(settings); SecretStr hides it wherever it goes on its own.
-    sentry_dsn: SecretStr = Field("https://${ssm:/shop/prod/sentry-key}@o1.ingest.example.io/42")
+    sentry_dsn: SecretStr = Field(
+        "https://${url:ssm:/shop/prod/sentry-key}@o1.ingest.example.io/42"
+    )
     # A missing optional parameter leaves the field unset (None): no feature flags.
     feature_flags: str | None = "optional:ssm:/shop/prod/feature-flags"
 

@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import awsrefs
-from awsrefs import RefSyntaxError, SecretRef, SSMRef, Template, parse
+from awsrefs import QuotedRef, RefSyntaxError, SecretRef, SSMRef, Template, parse
 
 # -- forms -----------------------------------------------------------------------------------
 
@@ -74,7 +74,7 @@ def test_arn_region_and_account_are_exposed():
 
 @pytest.mark.parametrize(
     "text",
-    ["", "hello", "postgres://u:p@h/db", "optional:yes", "SSM:/upper", " ssmx", "${HOME}/x"],
+    ["", "hello", "postgres://u:p@h/db", "optional:yes", " ssmx", "${HOME}/x", "${url:-x}"],
 )
 def test_plain_text_is_not_a_reference(text):
     assert parse(text) is None
@@ -312,8 +312,30 @@ literal_text = st.text(st.characters(blacklist_categories=("Cs",)), max_size=15)
 )
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(literal_text, refs), min_size=1, max_size=5))
+# Text that must stay literal: escapes, mistyped prefixes, ${...} that are not references.
+tricky_text = st.sampled_from(
+    [
+        "${SSM:/a}",
+        "${ ssm:/a}",
+        "${url:ssm:/a}",
+        "$${ssm:/a}",
+        "${url:-x}",
+        "${HOME}",
+        "${optinal:ssm:/a}",
+        "${Secretsmanager:b}",
+        "${optional:x}",
+        "$",
+        "{ssm:/a}",
+    ]
+).map(lambda s: "x" + s + "x")
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(literal_text, tricky_text, refs, refs.map(QuotedRef)), min_size=1, max_size=6
+    )
+)
 def test_templates_round_trip(parts):
     merged: list = []
     for part in parts:
@@ -329,8 +351,9 @@ def test_templates_round_trip(parts):
     template = Template(tuple(merged))
     parsed = parse(str(template))
     assert isinstance(parsed, Template)
-    values = {ref: f"<{i}>" for i, ref in enumerate(template.refs)}
+    values = {ref: f"<{i}>/@" for i, ref in enumerate(template.refs)}
     assert parsed.render(values) == template.render(values)
+    assert parsed.refs == template.refs
 
 
 @settings(max_examples=1000, deadline=None)

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from awsrefs import rotation as rotation
     from awsrefs import testing as testing
     from awsrefs._default import default_resolver, set_default_resolver
-    from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
+    from awsrefs._grammar import QuotedRef, Ref, SecretRef, SSMRef, Template, parse
     from awsrefs._references import (
         FoundReference,
         find_references,
@@ -44,6 +44,7 @@ __all__ = [
     "Failure",
     "FailureKind",
     "FoundReference",
+    "QuotedRef",
     "Ref",
     "RefError",
     "RefSyntaxError",
@@ -73,6 +74,7 @@ _HOMES = {
     "Failure": "awsrefs.errors",
     "FailureKind": "awsrefs.errors",
     "FoundReference": "awsrefs._references",
+    "QuotedRef": "awsrefs._grammar",
     "Ref": "awsrefs._grammar",
     "RefError": "awsrefs.errors",
     "RefSyntaxError": "awsrefs.errors",

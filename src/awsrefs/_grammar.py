@@ -1,11 +1,16 @@
 """The reference grammar: turns setting strings into references. Pure; never imports boto3.
 
-Here: the reference types, escapes, white space rules and templates; ``_scanner`` reads the body
-of one reference (name or ARN, selector, key, stage, version id).
+Here: the reference types, escapes, white space rules, templates and mistyped prefixes;
+``_scanner`` reads the body of one reference (name or ARN, selector, key, stage, version id).
+
+Parsing takes time linear in the length of the text: the template scan jumps from one ``${`` to
+the next with ``str.find``, and each look at a prefix reads a bounded number of characters (or
+white space that no other look reads), never the rest of the string.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -17,6 +22,8 @@ __all__ = [
     "OPTIONAL_PREFIX",
     "SECRETS_MANAGER_PREFIX",
     "SSM_PREFIX",
+    "URL_PREFIX",
+    "QuotedRef",
     "Ref",
     "SSMRef",
     "SecretRef",
@@ -30,10 +37,22 @@ SSM_PREFIX = "ssm:"
 SECRETS_MANAGER_PREFIX = "secretsmanager:"
 OPTIONAL_PREFIX = "optional:"
 LITERAL_PREFIX = "literal:"
+URL_PREFIX = "url:"
 _REF_PREFIXES = (SSM_PREFIX, SECRETS_MANAGER_PREFIX)
-# A value starting with one of these is taken verbatim after "literal:".
+_MODIFIERS = (OPTIONAL_PREFIX, URL_PREFIX)
+# A value starting with one of these is taken verbatim after "literal:" (so is one that
+# starts with a mistyped prefix, or with "url:" before a reference).
 _ESCAPABLE = (SSM_PREFIX, SECRETS_MANAGER_PREFIX, OPTIONAL_PREFIX, LITERAL_PREFIX)
-_TEMPLATE_OPENERS = tuple("${" + p for p in (*_REF_PREFIXES, OPTIONAL_PREFIX))
+_SPACE = re.compile(r"\s*")
+# A word that may be a mistyped prefix: letters (with - or _), white space, ':'. The word is
+# at most 30 characters, so a look at one reads a bounded part of the text (plus white space).
+_PREFIX_WORD = re.compile(r"([A-Za-z][A-Za-z_-]{0,29})(\s*):")
+# One letter off 'ssm' but real words and URL schemes: never taken for a mistyped 'ssm:'.
+_NOT_SSM = frozenset({"ssh", "sms", "ssl", "sam", "scm", "sso", "sse", "sts", "sns"})
+_SSM_BODY_START = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-/")
+_SECRET_BODY_START = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_+=.@-"
+)
 
 
 def _set_arn_fields(ref: Any, identifier: str) -> None:
@@ -120,38 +139,75 @@ Ref: TypeAlias = SSMRef | SecretRef
 
 
 @dataclass(frozen=True, slots=True)
+class QuotedRef:
+    """A template part written ``${url:<reference>}``: the value, percent-encoded for a URL.
+
+    Every character but the unreserved ``A-Z a-z 0-9 _ . - ~`` is encoded (as UTF-8), so a
+    password such as ``p@ss:w/rd?#%`` stays one URL component and reads back exactly.
+
+    Attributes:
+        ref: The reference whose value is encoded.
+    """
+
+    ref: Ref
+
+    def __str__(self) -> str:
+        return "${" + URL_PREFIX + str(self.ref) + "}"
+
+
+@dataclass(frozen=True, slots=True)
 class Template:
     """A string with ``${reference}`` parts, or an escaped literal.
 
     Attributes:
-        parts: Literal text and references, in order.
+        parts: Literal text, references (``${...}``) and URL-quoted references
+            (``${url:...}``), in order.
     """
 
-    parts: tuple[str | SSMRef | SecretRef, ...]
+    parts: tuple[str | SSMRef | SecretRef | QuotedRef, ...]
 
     @property
     def refs(self) -> tuple[Ref, ...]:
         """The references in this template, in order."""
-        return tuple(p for p in self.parts if not isinstance(p, str))
+        return tuple(
+            p.ref if isinstance(p, QuotedRef) else p for p in self.parts if not isinstance(p, str)
+        )
 
     def render(self, values: dict[Ref, Any]) -> str:
-        """Join the parts, each reference replaced by its value as text."""
-        return "".join(p if isinstance(p, str) else text_of(values[p]) for p in self.parts)
+        """Join the parts, each reference replaced by its value as text (``url:``: quoted)."""
+        out = []
+        for part in self.parts:
+            if isinstance(part, str):
+                out.append(part)
+            elif isinstance(part, QuotedRef):
+                out.append(url_quote(text_of(values[part.ref])))
+            else:
+                out.append(text_of(values[part]))
+        return "".join(out)
 
     def __str__(self) -> str:
         if len(self.parts) == 1 and isinstance(self.parts[0], str):
             literal = self.parts[0]
-            if _is_escapable(literal):
+            if _is_escapable(literal, 0):
                 return LITERAL_PREFIX + literal
         out = []
         for part in self.parts:
             if isinstance(part, str):
-                for opener in _TEMPLATE_OPENERS:
-                    part = part.replace(opener, "$" + opener)
-                out.append(part)
+                out.append(_escape_openers(part))
+            elif isinstance(part, QuotedRef):
+                out.append(str(part))
             else:
                 out.append("${" + str(part) + "}")
         return "".join(out)
+
+
+def url_quote(text: str) -> str:
+    """``text`` percent-encoded as one URL component (``/``, ``@``, ``:``, ``%`` included)."""
+    from urllib.parse import quote  # not at import time: ``import awsrefs`` stays light
+
+    # surrogatepass: text with a lone surrogate (possible from JSON) is encoded, not an error
+    # whose message would carry the value.
+    return quote(text, safe="", errors="surrogatepass")
 
 
 def split_selector(api_name: str) -> tuple[str, str | None]:
@@ -199,15 +255,16 @@ def parse(text: str) -> SSMRef | SecretRef | Template | None:
         None when it is plain text that stays as it is.
 
     Raises:
-        RefSyntaxError: The value starts like a reference but is malformed; the error says
-            where and what was expected.
+        RefSyntaxError: The value starts like a reference but is malformed, or starts with
+            a mistyped prefix (``SSM:/a``, ``secretmanager:a``, ``${optinal:ssm:/a}``); the
+            error says where and what was expected.
     """
     if not isinstance(text, str):
         # Never the value itself: bytes may well be a secret.
         raise TypeError(f"awsrefs.parse() takes a str, not {type(text).__name__}")
-    if text.startswith(LITERAL_PREFIX) and _is_escapable(text[len(LITERAL_PREFIX) :]):
+    if text.startswith(LITERAL_PREFIX) and _is_escapable(text, len(LITERAL_PREFIX)):
         return Template((text[len(LITERAL_PREFIX) :],))
-    _check_spacing(text)
+    _check_start(text)
     if text.startswith(_REF_PREFIXES):
         return _parse_ref(text, 0, len(text), optional=False, whole=text, offset=0)
     if text.startswith(OPTIONAL_PREFIX) and text.startswith(_REF_PREFIXES, len(OPTIONAL_PREFIX)):
@@ -217,27 +274,190 @@ def parse(text: str) -> SSMRef | SecretRef | Template | None:
     return None
 
 
-def _is_escapable(rest: str) -> bool:
-    """True when ``literal:`` + ``rest`` is the escape (white space before a prefix too)."""
-    return rest.lstrip().startswith(_ESCAPABLE)
+def _skip_space(text: str, at: int) -> int:
+    """The index of the first character at or after ``at`` that is not white space."""
+    match = _SPACE.match(text, at)
+    assert match is not None  # r"\s*" matches everywhere
+    return match.end()
+
+
+def _is_escapable(text: str, at: int) -> bool:
+    """True when ``literal:`` + ``text[at:]`` is the escape (white space before a prefix too)."""
+    at = _skip_space(text, at)
+    return (
+        text.startswith(_ESCAPABLE, at)
+        or _url_before_ref(text, at)
+        or _mistyped_prefix(text, at) is not None
+    )
+
+
+def _escape_openers(literal: str) -> str:
+    """Literal text as a template writes it: ``$`` doubled before each ``${`` that would open."""
+    out = []
+    i = 0
+    j = literal.find("${")
+    while j >= 0:
+        if _opens(literal, j + 2):
+            out.append(literal[i:j] + "$")
+            i = j
+        j = literal.find("${", j + 2)
+    out.append(literal[i:])
+    return "".join(out)
+
+
+def _opens(text: str, at: int) -> bool:
+    """True when ``${`` before ``text[at:]`` opens a reference: what ``$${`` escapes.
+
+    White space before the reference counts, and so does a mistyped prefix: both are errors
+    after ``${``, so the escape must cover them.
+    """
+    at = _skip_space(text, at)
+    return (
+        text.startswith((*_REF_PREFIXES, OPTIONAL_PREFIX), at)
+        or _url_before_ref(text, at)
+        or _mistyped_prefix(text, at) is not None
+    )
+
+
+def _url_before_ref(text: str, at: int) -> bool:
+    """True at ``url:`` followed by a reference (possibly malformed or mistyped)."""
+    if not text.startswith(URL_PREFIX, at):
+        return False
+    at = _skip_space(text, at + len(URL_PREFIX))
+    return _starts_like_ref(text, at) or _mistyped_prefix(text, at) is not None
 
 
 def _starts_like_ref(text: str, at: int = 0) -> bool:
-    if text.startswith(_REF_PREFIXES, at):
-        return True
-    if not text.startswith(OPTIONAL_PREFIX, at):
-        return False
-    rest = text[at + len(OPTIONAL_PREFIX) :].lstrip()
-    return rest.startswith(_REF_PREFIXES) or rest.startswith(OPTIONAL_PREFIX)
+    """True at a reference prefix, also after ``optional:``/``url:`` and white space."""
+    for _ in range(4):  # a prefix and three modifiers at most: "optional:url:optional:ssm:"
+        if text.startswith(_REF_PREFIXES, at):
+            return True
+        if not text.startswith(_MODIFIERS, at):
+            return False
+        at = _skip_space(text, text.index(":", at) + 1)
+    return False
 
 
-def _check_spacing(text: str) -> None:
-    """A reference with white space around it, or ``optional:`` twice, is an error.
+def _meant(word: str) -> tuple[str, bool] | None:
+    """The prefix ``word`` may be a mistyping of, and whether only case or ``-``/``_`` differ."""
+    norm = word.lower().replace("-", "").replace("_", "")
+    if norm in ("ssm", "url", "optional", "secretsmanager"):
+        return norm, True
+    if norm[0] not in "so":  # a misspelling keeps the first letter
+        return None
+    if _distance(norm, "secretsmanager", 2) <= 2:
+        return "secretsmanager", False
+    if _distance(norm, "optional", 1) <= 1:
+        return "optional", False
+    if norm not in _NOT_SSM and _distance(norm, "ssm", 1) <= 1:
+        return "ssm", False
+    return None
 
-    Silently taking ``" ssm:/a"`` as plain text would hand the reference text to the app
-    as its value; stripping it would hide a typo. So both are errors with the position.
+
+def _distance(a: str, b: str, limit: int) -> int:
+    """Edit distance (an adjacent swap counts one); ``limit + 1`` when clearly more."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    previous2: list[int] = []
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            cost = 0 if ca == cb else 1
+            best = min(previous[j] + 1, row[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1 and j > 1 and ca == b[j - 2] and a[i - 2] == cb:
+                best = min(best, previous2[j - 2] + 1)
+            row.append(best)
+        previous2, previous = previous, row
+    return previous[-1]
+
+
+def _mistyped_prefix(text: str, at: int, depth: int = 0) -> tuple[int, str] | None:
+    """A mistyped reference prefix at ``text[at:]``: where it ends, and the prefix meant.
+
+    Narrow on purpose, so that prose and URLs are never taken for references: a word that
+    differs from ``ssm``, ``secretsmanager``, ``optional`` or ``url`` only in case, ``-`` or
+    ``_`` or white space before its ``:`` (``SSM:``, ``ssm :``, ``Secrets_Manager:``), or
+    is a small misspelling of one with its first letter right (``secretmanager:``,
+    ``optinal:``, ``smm:``). A mistyped ``ssm``/``secretsmanager`` counts only when a name
+    follows its ``:`` at once (a misspelled ``ssm`` only before ``:/name``); a mistyped
+    ``optional``/``url`` only when a reference prefix, or a mistyped one, follows. Exact
+    prefixes are not reported here.
     """
-    start = len(text) - len(text.lstrip())
+    match = _PREFIX_WORD.match(text, at)
+    if match is None or depth > 2:
+        return None
+    meant = _meant(match.group(1))
+    if meant is None:
+        return None
+    prefix, same_letters = meant
+    exact = same_letters and match.group(1) == prefix and not match.group(2)
+    after = match.end()
+    if prefix in ("optional", "url"):
+        # A modifier counts only before a reference prefix, exact or mistyped: "Optional: ..."
+        # is prose and "optional:yes" plain text.
+        rest = after
+        while text.startswith(_MODIFIERS, rest) and rest - after < 2 * len(OPTIONAL_PREFIX):
+            rest = text.index(":", rest) + 1
+        if text.startswith(_REF_PREFIXES, rest):
+            inner = None
+        else:
+            inner = _mistyped_prefix(text, rest, depth + 1)
+            if inner is None:
+                return None
+        return inner if exact else (match.end(1), prefix)
+    if exact:
+        return None
+    following = text[after : after + 2]
+    if same_letters:
+        allowed = _SSM_BODY_START if prefix == "ssm" else _SECRET_BODY_START
+        if following[:1] in allowed and following[:1]:
+            return match.end(1), prefix
+        return None
+    if prefix == "ssm" and (len(following) < 2 or following[0] != "/" or following[1] == "/"):
+        return None  # a misspelled 'ssm' only before ':/name', never before '://' (a URL)
+    if prefix == "secretsmanager" and not (following[:1] and following[:1] in _SECRET_BODY_START):
+        return None
+    return match.end(1), prefix
+
+
+def _mistyped_error(text: str, found: tuple[int, str], offset: int = -1) -> RefSyntaxError:
+    """The error for a mistyped prefix ending at ``found[0]`` (``offset``: its ``${``)."""
+    position, meant = found
+    keep = (
+        "write literal: before a value that must start this way"
+        if offset < 0
+        else "write $${ for a '${' that must stay as written"
+    )
+    offset = max(offset, 0)
+    # The part shown ends just after the prefix: the rest may be anything.
+    return RefSyntaxError(
+        text[offset : position + 2],
+        position,
+        f"a reference prefix: did you mean '{meant}:'? ({keep})",
+        offset=offset,
+    )
+
+
+def _check_start(text: str) -> None:
+    """Raise for white space around a reference, a doubled or mistyped prefix, a bare ``url:``.
+
+    Silently taking ``" ssm:/a"`` or ``"SSM:/a"`` as plain text would hand the reference text
+    to the app as its value; stripping it would hide a typo. So each is an error with the
+    position.
+    """
+    start = _skip_space(text, 0) if text[:1].isspace() else 0
+    mistyped = _mistyped_prefix(text, start)
+    if mistyped is not None:
+        raise _mistyped_error(text, mistyped)
+    url_at = start + len(OPTIONAL_PREFIX) if text.startswith(OPTIONAL_PREFIX, start) else start
+    if _url_before_ref(text, url_at):
+        raise RefSyntaxError(
+            text[: url_at + len(URL_PREFIX) + 1],
+            url_at + len(URL_PREFIX) - 1,
+            "a reference ('url:' quotes a value inside a template only, as in "
+            "'https://u:${url:ssm:/a}@host/')",
+        )
     if not _starts_like_ref(text, start):
         return
     if start:
@@ -249,10 +469,9 @@ def _check_spacing(text: str) -> None:
         )
     body = len(OPTIONAL_PREFIX) if text.startswith(OPTIONAL_PREFIX) else 0
     if body:
-        rest = text[body:]
-        if rest[:1].isspace():
+        if text[body : body + 1].isspace():
             raise RefSyntaxError(text, body, "'ssm:' or 'secretsmanager:' right after 'optional:'")
-        if rest.startswith(OPTIONAL_PREFIX):
+        if text.startswith(OPTIONAL_PREFIX, body):
             raise RefSyntaxError(
                 text, body, "'ssm:' or 'secretsmanager:' after 'optional:' (written once)"
             )
@@ -262,58 +481,85 @@ def _check_spacing(text: str) -> None:
 
 
 def _parse_template(text: str) -> Template | None:
-    parts: list[str | SSMRef | SecretRef] = []
+    """The ``${...}`` parts of ``text``; None when it has none (and no ``$${`` escape).
+
+    Only the places where ``${`` occurs are looked at (found with ``str.find``), so the work
+    is linear in the length of the text.
+    """
+    parts: list[str | SSMRef | SecretRef | QuotedRef] = []
     literal: list[str] = []
     changed = False
-    i = 0
-    n = len(text)
-    while i < n:
-        if text.startswith("$${", i) and text.startswith(_TEMPLATE_OPENERS, i + 1):
-            literal.append("${")
+    i = 0  # the start of the text not yet taken into parts
+    j = text.find("${")
+    while j >= 0:
+        k = j + 2
+        if j > i and text[j - 1] == "$" and _opens(text, k):
+            literal.append(text[i : j - 1] + "${")  # '$${' before a prefix: a literal '${'
             changed = True
-            i += 3
-        elif text.startswith(_TEMPLATE_OPENERS, i):
-            end = text.find("}", i + 2)
-            if end < 0:
-                opener = next(o for o in _TEMPLATE_OPENERS if text.startswith(o, i))
-                raise RefSyntaxError(
-                    opener, n, "'}' closing the reference", offset=i, unclosed=True
-                )
-            start = i + 2
-            optional = text.startswith(OPTIONAL_PREFIX, start)
-            if optional:
-                start += len(OPTIONAL_PREFIX)
-                if not text.startswith(_REF_PREFIXES, start):
-                    raise RefSyntaxError(
-                        text[i : end + 1], start, "'ssm:' or 'secretsmanager:'", offset=i
-                    )
-            ref = _parse_ref(text, start, end, optional, text[i : end + 1], i)
-            if literal:
+            i = k
+        elif text.startswith((*_REF_PREFIXES, OPTIONAL_PREFIX), k) or _url_before_ref(text, k):
+            part, end = _template_part(text, j)
+            literal.append(text[i:j])
+            if any(literal):
                 parts.append("".join(literal))
-                literal = []
-            parts.append(ref)
+            literal = []
+            parts.append(part)
             changed = True
             i = end + 1
-        elif text.startswith("${", i) and text[i + 2 : i + 3].isspace():
-            start = i + 2 + len(text[i + 2 :]) - len(text[i + 2 :].lstrip())
+        elif text[k : k + 1].isspace():
+            start = _skip_space(text, k)
             if _starts_like_ref(text, start):
                 # "${ ssm:/a}" would otherwise stay as written, like "${HOME}".
                 raise RefSyntaxError(
-                    text[i:start] + text[start : start + 4],
-                    i + 2,
+                    text[j:start] + text[start : start + 4],
+                    k,
                     "the reference right after '${', without white space",
-                    offset=i,
+                    offset=j,
                 )
-            literal.append(text[i])
-            i += 1
+            mistyped = _mistyped_prefix(text, start)
+            if mistyped is not None:
+                raise _mistyped_error(text, mistyped, offset=j)
         else:
-            literal.append(text[i])
-            i += 1
+            mistyped = _mistyped_prefix(text, k)
+            if mistyped is not None:
+                raise _mistyped_error(text, mistyped, offset=j)
+        j = text.find("${", max(i, k))
     if not changed:
         return None
-    if literal:
+    literal.append(text[i:])
+    if any(literal):
         parts.append("".join(literal))
     return Template(tuple(parts))
+
+
+def _template_part(text: str, at: int) -> tuple[SSMRef | SecretRef | QuotedRef, int]:
+    """The ``${...}`` reference opening at ``text[at]``, and the index of its ``}``."""
+    start = at + 2
+    end = text.find("}", start)
+    if end < 0:
+        word = _PREFIX_WORD.match(text, start)
+        opener = text[at : word.end() if word else start]
+        raise RefSyntaxError(
+            opener, len(text), "'}' closing the reference", offset=at, unclosed=True
+        )
+    optional = quoted = False
+    while True:
+        if not optional and text.startswith(OPTIONAL_PREFIX, start, end):
+            optional = True
+            start += len(OPTIONAL_PREFIX)
+        elif not quoted and text.startswith(URL_PREFIX, start, end):
+            quoted = True
+            start += len(URL_PREFIX)
+        else:
+            break
+    fragment = text[at : end + 1]
+    if not text.startswith(_REF_PREFIXES, start, end):
+        mistyped = _mistyped_prefix(text, start)
+        if mistyped is not None and mistyped[0] < end:
+            raise _mistyped_error(text, mistyped, offset=at)
+        raise RefSyntaxError(fragment, start, "'ssm:' or 'secretsmanager:'", offset=at)
+    ref = _parse_ref(text, start, end, optional, fragment, at)
+    return (QuotedRef(ref) if quoted else ref), end
 
 
 def _parse_ref(

@@ -15,7 +15,7 @@ ssm = "ssm:/exampleproject"  # lowercase: not a setting, so not resolved itself
 SECRET_KEY = "secretsmanager:exampleproject/django:secret_key"
 DEBUG = False
 ALLOWED_HOSTS = [f"{ssm}/allowed-host", "testserver"]
-CSRF_TRUSTED_ORIGINS = [f"https://${{{ssm}/allowed-host}}"]  # a template: https://<host>
+CSRF_TRUSTED_ORIGINS = [f"https://${{url:{ssm}/allowed-host}}"]  # a template: https://<host>
 TIME_ZONE = f"{ssm}/time-zone"
 USE_TZ = True
 
@@ -63,7 +63,7 @@ SERVER_EMAIL = f"{ssm}/email/server"
 
 STRIPE_API_KEY = "secretsmanager:exampleproject/stripe:api_key"
 STRIPE_WEBHOOK_SECRET = "secretsmanager:exampleproject/stripe:webhook_secret"
-SENTRY_DSN = f"https://${{{ssm}/sentry/key}}@o1.ingest.example.io/${{{ssm}/sentry/project}}"
+SENTRY_DSN = f"https://${{url:{ssm}/sentry/key}}@o1.ingest.example.io/${{url:{ssm}/sentry/project}}"
 # Optional: when the parameter does not exist the setting is removed.
 FEATURE_FLAGS_URL = f"optional:{ssm}/feature-flags-url"
 
