@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic_settings import SettingsError
 
@@ -36,3 +37,17 @@ class AwsRefsSettingsError(SettingsError):
                 f"{failure.kind.value}: {failure.reason}"
             )
         super().__init__("\n".join(lines))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from message and attributes (pickle, deepcopy, a worker process), not by
+        # calling __init__ with the message.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(
+    cls: type[AwsRefsSettingsError], args: tuple[Any, ...], state: dict[str, Any]
+) -> AwsRefsSettingsError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
