@@ -201,17 +201,51 @@ def test_wrong_token_is_a_configuration_error(aws, agent):
     assert "wrong-token" not in str(caught.value)
 
 
+TOKEN_ENVIRONMENT = (
+    "AWS_TOKEN",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONTAINER_AUTHORIZATION_TOKEN",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_RUNTIME_API",
+)
+
+
 def test_token_from_environment_and_file(aws, agent, tmp_path, monkeypatch):
     aws.put_parameter("/app/host", "db.internal")
-    for var in ("AWS_TOKEN", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN"):
+    for var in TOKEN_ENVIRONMENT:
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)  # the Lambda extension's token
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_NAME", "orders-api")  # inside Lambda...
+    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)  # ...the extension's token
     assert Resolver(backend=AgentBackend(port=agent.port)).get("ssm:/app/host") == "db.internal"
     token_file = tmp_path / "awssmatoken"
     token_file.write_text(TOKEN + "\n")
     monkeypatch.setenv("AWS_SESSION_TOKEN", "not-this-one")
     monkeypatch.setenv("AWS_TOKEN", f"file://{token_file}")  # the agent's token, first
     assert Resolver(backend=AgentBackend(port=agent.port)).get("ssm:/app/host") == "db.internal"
+
+
+def test_session_token_is_never_sent_outside_lambda(aws, agent, monkeypatch):
+    aws.put_parameter("/app/host", "db.internal")
+    for var in TOKEN_ENVIRONMENT:
+        monkeypatch.delenv(var, raising=False)
+    # An EC2 or laptop process with temporary credentials: the session token is one of them.
+    monkeypatch.setenv("AWS_SESSION_TOKEN", TOKEN)
+    monkeypatch.setenv("AWS_CONTAINER_AUTHORIZATION_TOKEN", TOKEN)
+    resolver = Resolver(backend=AgentBackend(port=agent.port, region_name=aws.region))
+    with pytest.raises(ResolutionError) as caught:
+        resolver.resolve({"HOST": "ssm:/app/host"})
+    (failure,) = caught.value.failures
+    assert failure.kind is FailureKind.CONFIGURATION
+    assert "set AWS_TOKEN" in failure.reason
+    assert "AWS_SESSION_TOKEN is used only inside AWS Lambda" in failure.reason
+    assert TOKEN not in str(caught.value)
+    assert sum(agent.requests.values()) == 0  # nothing reached the port at all
+    assert agent.tokens_seen == set()
+
+    # An explicit token is sent as given.
+    explicit = Resolver(backend=AgentBackend(port=agent.port, token=TOKEN))
+    assert explicit.get("ssm:/app/host") == "db.internal"
+    assert agent.tokens_seen == {TOKEN}
 
 
 def test_opt_in_by_environment(aws, agent, monkeypatch):

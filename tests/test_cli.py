@@ -140,7 +140,9 @@ def test_check_failures_give_reasons_and_exit_code_1(shop, tmp_path):
     assert "/shop/db-hots" in table["app.env:HOST"][2]
     assert table["app.env:PASSWORD"][1:] == [
         "no such JSON key",
-        "secret 'shop/db' has no JSON key 'pasword' (keys: password, port, username)",
+        "secret 'shop/db' has no JSON key 'pasword' (it has 3 keys; their names are not shown "
+        "here, to list them: aws secretsmanager get-secret-value --secret-id 'shop/db' "
+        "--query SecretString --output text | jq keys)",
     ]
     assert table["app.env:WHOLE"][1] == "not JSON"
     assert table["app.env:BROKEN"][1] == "bad syntax"

@@ -5,6 +5,7 @@ Real path: boto3 over HTTP to the moto server, botocore's own loggers at DEBUG.
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 
@@ -124,3 +125,38 @@ def test_forked_child_resolves_at_debug_without_logging_values(aws):
         os.waitpid(pid, 0)
         resolver.close()
     assert result == b"\x00", "the forked child logged a value (2) or failed (1)"
+
+
+def test_loggers_created_after_install_are_redacted_too(aws, resolver, seeded, debug_logs):
+    resolver.resolve(seeded)  # the first client installed the redaction
+    # Loggers botocore or urllib3 create later (lazily imported modules), one with its own
+    # handler and no propagation, one that propagates to the root's handlers.
+    stream = io.StringIO()
+    own = logging.getLogger("botocore.awsrefs_test_created_late")
+    own.setLevel(logging.DEBUG)
+    own.propagate = False
+    own.addHandler(logging.StreamHandler(stream))
+    late = logging.getLogger("urllib3.awsrefs_test_created_late")
+    late.setLevel(logging.DEBUG)
+    try:
+        with awsrefs_call():  # as the backend marks its calls
+            for logger in (own, late):
+                logger.debug("Response body:\n%s", CANARY.encode())
+                logger.debug("Response headers: %s", {"SecretString": CANARY})
+                try:
+                    raise ValueError(f"cannot parse {CANARY}")
+                except ValueError:
+                    logger.debug("parse failed", exc_info=True)
+        # Outside awsrefs' calls the same loggers log as they would.
+        own.debug("Response body:\n%s", b"plain-late-body-visible")
+    finally:
+        own.handlers.clear()
+        own.propagate = True
+    written = stream.getvalue()
+    assert "<withheld by awsrefs>" in written
+    assert "ValueError; details withheld by awsrefs" in written
+    assert "plain-late-body-visible" in written
+    assert_no_secrets(written, "a handler of a logger created after install")
+    assert_no_secrets(debug_logs.text(), "records of a logger created after install")
+    # And a real refresh at DEBUG after the new loggers exist still logs no value.
+    resolver.refresh("ssm:/log/canary")

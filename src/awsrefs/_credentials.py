@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import types
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 from awsrefs.errors import RefError
@@ -17,13 +16,43 @@ class CredentialsError(RefError, ValueError):
     """A secret that does not hold database credentials (not JSON, no username or password)."""
 
 
+class _Extra(Mapping[str, Any]):
+    """The secret's other keys: read-only, its values kept out of ``repr``.
+
+    Unlike a ``MappingProxyType`` it can be pickled and deep-copied, so the credentials
+    can too (``copy.deepcopy``, ``dataclasses.asdict``, a worker process).
+    """
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: Mapping[str, Any] | None = None) -> None:
+        self._data: dict[str, Any] = dict(data or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._data[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._data)
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{key!r}: <hidden>" for key in self._data) + "}"
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_Extra, (self._data,))
+
+
 @dataclasses.dataclass(frozen=True)
 class Credentials:
     """Database credentials read from one version of a Secrets Manager secret.
 
     The keys are those of the RDS rotation templates: ``username``, ``password``, ``host``,
     ``port``, ``dbname``, ``engine``; other keys are kept in ``extra``. The repr never shows
-    the password or the values of ``extra``.
+    the password or the values of ``extra``, also after ``copy.deepcopy`` or a pickle round
+    trip. ``dataclasses.asdict`` gives every field, the password included, as a plain dict:
+    it is an export of the values, like reading ``.password``.
 
     Attributes:
         username: Login name.
@@ -34,7 +63,7 @@ class Credentials:
         engine: ``postgres``, ``mysql``, ``mariadb``... as the secret says, or None.
         version_id: Secrets Manager version id these came from.
         stage: ``AWSCURRENT`` or ``AWSPENDING``.
-        extra: Other top-level keys of the secret.
+        extra: Other top-level keys of the secret (read-only; its repr hides the values).
         fetched_at: ``time.monotonic()`` when the secret version was fetched.
     """
 
@@ -46,9 +75,7 @@ class Credentials:
     engine: str | None = None
     version_id: str | None = None
     stage: str = "AWSCURRENT"
-    extra: Mapping[str, Any] = dataclasses.field(
-        default_factory=lambda: types.MappingProxyType({}), repr=False, compare=False
-    )
+    extra: Mapping[str, Any] = dataclasses.field(default_factory=_Extra, repr=False, compare=False)
     fetched_at: float = dataclasses.field(default=0.0, compare=False)
 
     def __repr__(self) -> str:
@@ -103,7 +130,8 @@ class Credentials:
         if missing:
             raise CredentialsError(
                 f"{where} has no text value for {', '.join(map(repr, missing))} "
-                f"(keys: {', '.join(sorted(map(str, data))) or 'none'})"
+                f"(it has {_count_keys(len(data))}; key names are not shown, as they can be "
+                "secrets themselves)"
             )
         port = data.get("port")
         if port is not None:
@@ -122,6 +150,10 @@ class Credentials:
             engine=str(engine) if engine not in (None, "") else None,
             version_id=version_id,
             stage=stage,
-            extra=types.MappingProxyType({k: v for k, v in data.items() if k not in known}),
+            extra=_Extra({k: v for k, v in data.items() if k not in known}),
             fetched_at=fetched_at,
         )
+
+
+def _count_keys(count: int) -> str:
+    return "no keys" if count == 0 else f"{count} key" + ("" if count == 1 else "s")

@@ -34,11 +34,14 @@ def extract(ref: Ref, result: Entry | Miss) -> Any:
             f"use 'secretsmanager:{ref.secret_id}' for the whole value",
         )
     if ref.key not in data:
-        names = sorted(map(str, data))
-        shown = ", ".join(names[:20]) + (f", ... ({len(names)} keys)" if len(names) > 20 else "")
+        # Key names are not listed: a secret's keys can be secrets themselves.
+        count = len(data)
+        has = "no keys" if count == 0 else f"{count} key{'' if count == 1 else 's'}"
         return Miss(
             FailureKind.NO_SUCH_KEY,
-            f"secret {ref.secret_id!r} has no JSON key {ref.key!r} (keys: {shown or 'none'})",
+            f"secret {ref.secret_id!r} has no JSON key {ref.key!r} (it has {has}; their names "
+            "are not shown here, to list them: aws secretsmanager get-secret-value "
+            f"--secret-id '{ref.secret_id}' --query SecretString --output text | jq keys)",
         )
     return data[ref.key]
 

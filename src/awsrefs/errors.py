@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = [
     "Failure",
@@ -20,7 +21,27 @@ __all__ = [
 
 
 class RefError(Exception):
-    """Base class of every error raised by awsrefs."""
+    """Base class of every error raised by awsrefs.
+
+    Every awsrefs error survives ``pickle`` and ``copy.deepcopy`` with the same message and
+    attributes (a worker process of ``multiprocessing`` or ``concurrent.futures`` hands it
+    to its parent unchanged): it is rebuilt from its message and attributes, not by calling
+    ``__init__`` again with the message.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception's own reduce calls type(self)(*self.args), which a subclass whose
+        # __init__ takes other arguments cannot take (a hang in multiprocessing, or the
+        # message re-read as a list of failures).
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(cls: type[RefError], args: tuple[Any, ...], state: dict[str, Any]) -> RefError:
+    """Unpickle an awsrefs error: its message and attributes, without running ``__init__``."""
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 # How much of a malformed reference an error shows at most (a 1 MB name gives a short error).

@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.canary import assert_no_secrets
+from tests.support.canary import CANARY, assert_no_secrets
 from tests.support.databases import DatabaseServer, unique_name
 
 pytestmark = pytest.mark.slow
@@ -44,12 +44,17 @@ DATABASES = {{
 if os.environ.get("SHOP_TEST_NAME"):  # one test sets TEST["NAME"]
     DATABASES["default"]["TEST"] = {{"NAME": os.environ["SHOP_TEST_NAME"]}}
 
+if os.environ.get("SHOP_DEBUG_REF"):  # one test: DEBUG from an SSM parameter
+    DEBUG = os.environ["SHOP_DEBUG_REF"]
+
 if os.environ.get("SHOP_BACKEND_ONLY"):  # one test: the backend without resolve_settings
     SECRET_KEY = "plain-test-key-not-a-secret"
 else:
     from awsrefs_django import resolve_settings
 
     resolve_settings(globals())
+    if os.environ.get("SHOP_DEBUG_CONVERT"):  # the conversion docs/django.md shows
+        DEBUG = DEBUG.lower() == "true"
 """
 
 MODELS = """
@@ -463,6 +468,23 @@ def test_dumpdata_flush_loaddata_round_trip_on_the_real_database(real_db, tmp_pa
     assert "Installed 3 object(s)" in output
 
 
+def test_check_reports_a_bool_setting_resolved_to_text(real_db, aws):
+    aws.put_parameter("/mysite/debug", "False")  # as text, which Django takes as True
+    env = {"SHOP_DEBUG_REF": "ssm:/mysite/debug"}
+
+    result = real_db.run("check", env=env)
+
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "awsrefs.E002" in output
+    assert "DEBUG is a bool setting, but its reference 'ssm:/mysite/debug' gave a str" in output
+    assert 'DEBUG = DEBUG.lower() == "true"' in output  # the hint
+    assert "Traceback" not in output
+    # With the documented conversion the check passes.
+    converted = real_db.run("check", env={**env, "SHOP_DEBUG_CONVERT": "1"})
+    assert "System check identified no issues" in _passed(converted)
+
+
 # -- failing references: the checks report, other commands give one clear error ----------------
 
 CHECK_PATHS = ("SECRET_KEY", "DATABASES.default.OPTIONS.secret")
@@ -514,4 +536,17 @@ def test_without_the_switch_commands_stop_listing_every_failure(nothing_seeded, 
     assert last.startswith("ImproperlyConfigured: awsrefs: settings could not be resolved")
     for path in CHECK_PATHS:
         assert f"- {path}: secretsmanager:mysite/" in last
-    assert "AWSREFS_DEFER_ERRORS=1 python manage.py awsrefs_check" in last
+    assert "For the status of every reference: python manage.py awsrefs_check" in last
+
+
+def test_awsrefs_check_reports_failures_without_the_switch(nothing_seeded, aws):
+    # One secret there (its value must not be shown), the database secret missing.
+    aws.put_secret("mysite/django", {"secret_key": CANARY})
+    result = nothing_seeded.run("awsrefs_check", env={"AWSREFS_DEFER_ERRORS": ""})
+
+    output = _reported(result)  # non-zero, no traceback; run() checks for the canary
+    table = {line.split()[0]: line for line in result.stdout.splitlines() if line.strip()}
+    assert table["SECRET_KEY"].split()[2] == "OK"
+    assert "not found" in table["DATABASES.default.OPTIONS.secret"]
+    assert "1 of 2 references could not be resolved" in output
+    assert "ImproperlyConfigured" not in output

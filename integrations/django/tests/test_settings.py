@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import pytest
 from awsrefs_django import (
     REFERENCES_SETTING,
@@ -196,7 +198,36 @@ def test_the_switch_is_the_environment_variable(aws, resolver, monkeypatch, valu
         resolve_settings(settings, resolver=resolver)
         assert REFERENCES_SETTING in settings
     else:
-        with pytest.raises(ImproperlyConfigured, match=r"AWSREFS_DEFER_ERRORS=1 python manage\.py"):
+        with pytest.raises(ImproperlyConfigured, match=r"python manage\.py awsrefs_check"):
+            resolve_settings(settings, resolver=resolver)
+
+
+@pytest.mark.parametrize(
+    ("argv", "defers"),
+    [
+        (["manage.py", "awsrefs_check"], True),
+        (["/usr/bin/django-admin", "awsrefs_check", "--settings=mysite.settings"], True),
+        (["manage.py", "runserver"], False),
+        (["manage.py", "check"], False),
+        (["gunicorn", "mysite.wsgi", "awsrefs_check"], False),
+        (["manage.py"], False),
+    ],
+)
+def test_awsrefs_check_command_defers_errors_by_itself(aws, resolver, monkeypatch, argv, defers):
+    monkeypatch.delenv("AWSREFS_DEFER_ERRORS", raising=False)
+    monkeypatch.setattr(sys, "argv", argv)
+    settings = {"SECRET_KEY": "secretsmanager:app/django:secret_key"}
+    if defers:
+        resolve_settings(settings, resolver=resolver)
+        assert settings[REFERENCES_SETTING] == {
+            "SECRET_KEY": "secretsmanager:app/django:secret_key"
+        }
+        with pytest.raises(ImproperlyConfigured):  # an explicit False still wins
+            resolve_settings(
+                dict(settings[REFERENCES_SETTING]), resolver=resolver, defer_errors=False
+            )
+    else:
+        with pytest.raises(ImproperlyConfigured):
             resolve_settings(settings, resolver=resolver)
 
 

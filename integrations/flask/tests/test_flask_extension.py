@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+import pickle
+import pprint
 import textwrap
 from collections import Counter
 from pathlib import Path
 
+import flask
 import pytest
 from awsrefs_flask import AwsRefs, AwsRefsState, ConfigError, get_resolver, get_state
 from flask import Flask
@@ -428,3 +431,74 @@ def test_get_state_before_init_app_says_what_to_do():
 
     with pytest.raises(RuntimeError, match=r"call AwsRefs\(\)\.init_app\(app\) first"):
         get_resolver(app)
+
+
+# --- what the config shows ------------------------------------------------------------------
+
+
+def test_repr_and_str_of_the_config_hide_resolved_values(
+    aws, canary, resolver, tmp_path, flask_env
+):
+    seed(aws, canary)
+    app = make_app(tmp_path)
+    AwsRefs(app, resolver=resolver)
+
+    assert app.config["SECRET_KEY"] == canary  # reads are unchanged
+    assert app.config.get("CACHE")["PASSWORD"] == "redis-pw-5Rt6-flask"
+    assert isinstance(app.config, flask.Config)
+    shown = {
+        "repr": repr(app.config),
+        "str": str(app.config),
+        "format": f"{app.config}",
+        "pprint": pprint.pformat(app.config),
+    }
+    with app.app_context():
+        shown["template"] = flask.render_template_string("{{ config }}")
+    for how, text in shown.items():
+        assert_no_secrets(text, f"{how} of app.config")
+        assert "hello, not a reference" in text or how == "template"  # other values show
+    assert shown["repr"].startswith("<Config {")
+    assert "'SECRET_KEY': <resolved by awsrefs, hidden>" in shown["repr"]
+    assert "'GREETING': 'hello, not a reference'" in shown["repr"]
+    # Copies keep the values and keep hiding them.
+    for copied in (
+        copy.copy(app.config),
+        copy.deepcopy(app.config),
+        pickle.loads(pickle.dumps(app.config)),
+    ):
+        assert isinstance(copied, flask.Config)
+        assert copied["SECRET_KEY"] == canary
+        assert copied.root_path == app.config.root_path
+        assert repr(copied) == shown["repr"]
+
+
+def test_text_in_a_bool_setting_warns(aws, resolver, tmp_path):
+    aws.put_parameter("/myapp/debug", "False")  # text: Flask would take it as True
+    aws.put_secret("myapp/flags", {"testing": False})  # a JSON key keeps its type
+    settings = 'DEBUG = "ssm:/myapp/debug"\nTESTING = "secretsmanager:myapp/flags:testing"\n'
+    app = make_app(tmp_path, settings)
+
+    with pytest.warns(RuntimeWarning, match=r"DEBUG is a bool setting") as caught:
+        AwsRefs(app, resolver=resolver)
+
+    assert len(caught) == 1  # not for TESTING, which got a bool
+    assert "Flask takes any non-empty text as True" in str(caught[0].message)
+    assert app.config["DEBUG"] == "False"
+    assert app.config["TESTING"] is False
+
+
+def test_config_errors_survive_pickle(aws, resolver, tmp_path):
+    from awsrefs_flask._cli import CommandLineConfigError
+
+    app = make_app(tmp_path, 'DB_HOST = "ssm:/myapp/not-there"\n')
+    with pytest.raises(ConfigError) as caught:
+        AwsRefs(app, resolver=resolver)
+    error = caught.value
+    for copied in (pickle.loads(pickle.dumps(error)), copy.deepcopy(error)):
+        assert type(copied) is ConfigError
+        assert str(copied) == str(error)
+        assert copied.app_name == "shop"
+        assert copied.failures == error.failures
+    wrapped = pickle.loads(pickle.dumps(CommandLineConfigError(error)))
+    assert wrapped.message == str(error)
+    assert wrapped.error.failures == error.failures

@@ -2,10 +2,15 @@
 
 botocore logs every response body at DEBUG (``botocore.parsers``: "Response body"), so with
 the root logger at DEBUG, or after ``boto3.set_stream_logger("")``, each ``Value`` and
-``SecretString`` awsrefs fetches would reach the log handlers. Redaction sits on the
-loggers that emit those records, as a :class:`logging.Filter`: a logger's filters run
-before any handler, whoever configured the handlers, so no handler (stream, file, Sentry,
-``set_stream_logger``...) ever receives the body.
+``SecretString`` awsrefs fetches would reach the log handlers. Redaction happens where each
+record is made, before any filter or handler sees it, whoever configured the handlers, so no
+handler (stream, file, Sentry, ``set_stream_logger``...) ever receives the body:
+
+- a log record factory (:func:`logging.setLogRecordFactory`, chained to the one in place)
+  redacts the records of every ``botocore``, ``boto3`` and ``urllib3`` logger, also of those
+  created after :func:`install` (botocore and urllib3 create some lazily, on first use);
+- the same redaction sits as a :class:`logging.Filter` on the guarded loggers that exist at
+  install time, in case a later ``setLogRecordFactory`` replaces the factory without chaining.
 
 The filter touches only records emitted while awsrefs' own AWS call runs:
 :func:`awsrefs_call` marks that call in a :mod:`contextvars` variable around the botocore
@@ -14,12 +19,12 @@ the resolver's worker threads too, and other boto3 clients of the process, even 
 awsrefs call runs in another thread, log their bodies as before. After a fork the child's
 mark starts cleared.
 
-During an awsrefs call, on the loggers in :data:`GUARDED_LOGGERS`:
+During an awsrefs call, on every ``botocore``, ``boto3`` and ``urllib3`` logger:
 
 - ``botocore.parsers`` records keep their message text and lose their arguments and
   exception (headers, body, parse errors quoting the body): ``Response body:
   <withheld by awsrefs>``;
-- records of the other guarded loggers keep their message and plain arguments (operation
+- records of the other loggers keep their message and plain arguments (operation
   models, numbers, URLs); arguments that are bytes, mappings, sequences or response objects
   (request and response dicts, bodies, headers) become ``<withheld by awsrefs>``, and
   exception details become their type name.
@@ -33,7 +38,7 @@ import logging
 import os
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence, Set
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from typing import Any
 
 __all__ = ["GUARDED_LOGGERS", "WITHHELD", "awsrefs_call", "in_awsrefs_call", "install"]
@@ -123,10 +128,30 @@ class _RedactFilter(logging.Filter):
 
 
 _filter = _RedactFilter()
+# Top-level names of the loggers whose records are redacted (and their children).
+_GUARDED_ROOTS = frozenset({"botocore", "boto3", "urllib3"})
+
+
+def _redacting_factory(
+    previous: Callable[..., logging.LogRecord],
+) -> Callable[..., logging.LogRecord]:
+    """A log record factory that redacts, during an awsrefs call, what ``previous`` makes."""
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if _in_call.get() and record.name.partition(".")[0] in _GUARDED_ROOTS:
+            _filter.filter(record)  # idempotent: the loggers' filters may run it again
+        return record
+
+    return factory
 
 
 def install() -> None:
-    """Attach the filter to every guarded logger (once per process; idempotent)."""
+    """Redact every guarded logger's records during awsrefs calls (once per process).
+
+    Installs the record factory (chained to the current one) and the filter on the guarded
+    loggers that exist by now; idempotent.
+    """
     global _installed
     if _installed:
         return
@@ -145,6 +170,7 @@ def install() -> None:
             logger = logging.getLogger(name)
             if _filter not in logger.filters:
                 logger.addFilter(_filter)
+        logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
         _installed = True
 
 

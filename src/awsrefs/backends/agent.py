@@ -8,6 +8,9 @@ for every process on the node:
 - the AWS Secrets Manager Agent on EC2, ECS, EKS (secrets only; token: ``AWS_TOKEN``, which
   may be ``file:///var/run/awssmatoken``).
 
+Outside Lambda ``AWS_SESSION_TOKEN`` is part of the process's AWS credentials, not a token
+meant for whatever listens on the agent's port, so it is used only inside Lambda.
+
 Both answer ``GET /secretsmanager/get?secretId=...`` with GetSecretValue's JSON, the extension
 also ``GET /systemsmanager/parameters/get?name=...`` with GetParameter's, and both want the
 token in the ``X-Aws-Parameters-Secrets-Token`` header. Neither batches, so this backend asks
@@ -37,8 +40,12 @@ __all__ = ["DEFAULT_PORT", "TOKEN_HEADER", "AgentBackend"]
 
 DEFAULT_PORT = 2773
 TOKEN_HEADER = "X-Aws-Parameters-Secrets-Token"
-# Where the Secrets Manager Agent and the Lambda extension look for the token, in order.
-TOKEN_VARIABLES = ("AWS_TOKEN", "AWS_SESSION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN")
+# The agent's own token variable, read everywhere.
+AGENT_TOKEN_VARIABLE = "AWS_TOKEN"
+# The Lambda extension's token: inside Lambda only (elsewhere it is an AWS credential).
+LAMBDA_TOKEN_VARIABLE = "AWS_SESSION_TOKEN"
+# Set by the Lambda runtime in every function's environment.
+LAMBDA_VARIABLES = ("AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_RUNTIME_API")
 _ACTIONS = {"GetSecretValue": "secretsmanager:GetSecretValue", "GetParameter": "ssm:GetParameter"}
 
 
@@ -48,8 +55,11 @@ class AgentBackend:
     Args:
         host: Where the agent listens (it binds 127.0.0.1).
         port: Its port (default: ``PARAMETERS_SECRETS_EXTENSION_HTTP_PORT`` or 2773).
-        token: The SSRF token (default: the first of ``AWS_TOKEN``, ``AWS_SESSION_TOKEN``,
-            ``AWS_CONTAINER_AUTHORIZATION_TOKEN``; a ``file://`` value is read from that file).
+        token: The SSRF token. Default: ``AWS_TOKEN``, else, inside AWS Lambda only
+            (``AWS_LAMBDA_FUNCTION_NAME`` set), ``AWS_SESSION_TOKEN`` as the extension
+            expects. Outside Lambda ``AWS_SESSION_TOKEN`` is a credential and is never sent
+            to the agent's port: set ``AWS_TOKEN`` or pass the token. A ``file://`` value is
+            read from that file.
         region_name: Region reported for references without one (default: ``AWS_REGION``).
             The agent reads in its own region; name other regions' items by ARN.
         timeout: Seconds to wait for the agent (it may call AWS on a cache miss).
@@ -152,7 +162,9 @@ class AgentBackend:
     def _token_value(self) -> str | None:
         token = self._token
         if token is None:
-            token = next((os.environ[v] for v in TOKEN_VARIABLES if os.environ.get(v)), None)
+            token = os.environ.get(AGENT_TOKEN_VARIABLE) or None
+        if token is None and in_lambda():
+            token = os.environ.get(LAMBDA_TOKEN_VARIABLE) or None
         if token is not None and token.startswith("file://"):
             try:
                 with open(token[len("file://") :], encoding="utf-8") as file:
@@ -174,11 +186,7 @@ class AgentBackend:
         self.stats.add_call(f"agent:{operation}")
         token = self._token_value()
         if token is None:
-            return Miss(
-                FailureKind.CONFIGURATION,
-                "no token for the local agent: set AWS_TOKEN (Secrets Manager Agent) or "
-                "AWS_SESSION_TOKEN (Lambda extension)",
-            )
+            return Miss(FailureKind.CONFIGURATION, _no_token_reason())
         answer = self._request(operation, f"{path}?{urllib.parse.urlencode(query)}", token)
         if isinstance(answer, Miss):
             return answer
@@ -213,6 +221,24 @@ class AgentBackend:
         raise AssertionError("unreachable")
 
 
+def in_lambda() -> bool:
+    """True inside an AWS Lambda function (the runtime sets these variables)."""
+    return any(os.environ.get(name) for name in LAMBDA_VARIABLES)
+
+
+def _no_token_reason() -> str:
+    reason = (
+        "no token for the local agent: set AWS_TOKEN (the Secrets Manager Agent's token, or "
+        "file:///path/to/it) or pass AgentBackend(token=...)"
+    )
+    if os.environ.get(LAMBDA_TOKEN_VARIABLE):
+        reason += (
+            "; AWS_SESSION_TOKEN is used only inside AWS Lambda (for the Parameters and "
+            "Secrets extension): outside it, it is an AWS credential and is not sent"
+        )
+    return reason
+
+
 def _status_miss(status: int, body: bytes, operation: str, what: str, host: str, port: int) -> Miss:
     """Classify an error answer by its AWS error type when given, else by HTTP status.
 
@@ -244,8 +270,8 @@ def _status_miss(status: int, body: bytes, operation: str, what: str, host: str,
         # Not an AWS answer passed on: the agent itself refused the request.
         return Miss(
             FailureKind.CONFIGURATION,
-            f"{agent} refused the token (HTTP {status}); set AWS_TOKEN or "
-            "AWS_SESSION_TOKEN to the token it expects",
+            f"{agent} refused the token (HTTP {status}); set AWS_TOKEN (inside Lambda: "
+            "AWS_SESSION_TOKEN) or AgentBackend(token=...) to the token it expects",
         )
     if miss.kind is FailureKind.ACCESS_DENIED:
         return Miss(miss.kind, miss.reason.replace("the caller", "the local agent's role", 1))

@@ -8,8 +8,9 @@ Last line of ``settings.py``::
 
 Database backends ``awsrefs_django.backends.postgresql`` and ``awsrefs_django.backends.mysql``
 take their credentials from ``OPTIONS["secret"]`` at each new connection. Add
-``"awsrefs_django"`` to ``INSTALLED_APPS`` for ``manage.py awsrefs_check`` and the system check;
-``AWSREFS_DEFER_ERRORS=1`` lets them start when references fail, to report them.
+``"awsrefs_django"`` to ``INSTALLED_APPS`` for ``manage.py awsrefs_check`` and the system checks.
+``manage.py awsrefs_check`` starts when references fail, to report them; ``AWSREFS_DEFER_ERRORS=1``
+lets ``manage.py check`` do the same.
 """
 
 from __future__ import annotations

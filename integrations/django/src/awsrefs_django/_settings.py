@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import sys
 from collections.abc import Mapping, MutableMapping
 from typing import Any
 
@@ -17,6 +18,8 @@ from awsrefs.rotation import Credentials, CredentialsError
 REFERENCES_SETTING = "AWSREFS_REFERENCES"
 RESOLVER_SETTING = "AWSREFS_RESOLVER"
 DEFER_ERRORS_ENV = "AWSREFS_DEFER_ERRORS"
+# The command that reports failing references: it must start when they fail.
+CHECK_COMMAND = "awsrefs_check"
 _TRUE = frozenset({"1", "true", "yes", "on"})
 # Settings the database secret fills in when they are empty, with the secret's key for each.
 FILLABLE = {"NAME": "dbname", "HOST": "host", "PORT": "port"}
@@ -72,9 +75,20 @@ def defer_errors_requested() -> bool:
     """Tell whether ``AWSREFS_DEFER_ERRORS`` asks :func:`resolve_settings` to defer failures.
 
     Set it (``1``, ``true``, ``yes``) for a process that must start even when references
-    fail so that it can report them: ``AWSREFS_DEFER_ERRORS=1 python manage.py awsrefs_check``.
+    fail so that it can report them: ``AWSREFS_DEFER_ERRORS=1 python manage.py check``.
+    (``manage.py awsrefs_check`` does not need it.)
     """
     return os.environ.get(DEFER_ERRORS_ENV, "").strip().lower() in _TRUE
+
+
+def running_check_command() -> bool:
+    """Tell whether this process is ``manage.py awsrefs_check`` (or ``django-admin ...``).
+
+    Django's command line takes the command name as the first argument, so ``sys.argv[1]``
+    names the command before settings are imported. That command reports failing
+    references itself, so :func:`resolve_settings` defers errors for it.
+    """
+    return len(sys.argv) > 1 and sys.argv[1] == CHECK_COMMAND
 
 
 def resolve_settings(
@@ -108,9 +122,10 @@ def resolve_settings(
             (Django's defaults apply; a failed ``SECRET_KEY`` becomes a random key of this
             process only, so Django can start) and kept in ``AWSREFS_REFERENCES`` for the
             checks to report; the others are resolved. Never use it for a process that serves
-            requests. By default True only when the environment variable
+            requests. By default True only for ``manage.py awsrefs_check`` (the command's
+            name is the first command-line argument) and when the environment variable
             ``AWSREFS_DEFER_ERRORS`` is set (``1``, ``true``, ``yes``), the switch for
-            ``manage.py awsrefs_check`` and ``manage.py check``.
+            ``manage.py check`` and other commands.
 
     Raises:
         ImproperlyConfigured: Listing every setting path that failed and why (never a value),
@@ -125,15 +140,16 @@ def resolve_settings(
     database_refs = database_secrets(original.get("DATABASES"))
     chosen = resolver
     resolver = resolver or get_resolver(settings)
-    defer = defer_errors_requested() if defer_errors is None else defer_errors
+    if defer_errors is None:
+        defer_errors = defer_errors_requested() or running_check_command()
+    defer = defer_errors
     try:
         resolved = resolver.resolve(original)
     except awsrefs.ResolutionError as error:
         if not defer:
             raise ImproperlyConfigured(
                 f"awsrefs: settings could not be resolved; nothing was changed.\n{error}\n"
-                f"For the status of every reference: {DEFER_ERRORS_ENV}=1 python manage.py "
-                "awsrefs_check"
+                "For the status of every reference: python manage.py awsrefs_check"
             ) from error
         # A check is starting (explicitly asked for): it reports the failures. The failed
         # settings are removed (Django's defaults apply, so Django itself can start); the

@@ -14,7 +14,8 @@ class AwsRefsConfig(AppConfig):  # type: ignore[misc]
     verbose_name = "awsrefs"
 
     def ready(self) -> None:
-        """Register :func:`awsrefs_django.checks.check_references`."""
-        from awsrefs_django.checks import check_references
+        """Register the checks of :mod:`awsrefs_django.checks`."""
+        from awsrefs_django.checks import check_references, check_setting_types
 
         checks.register(check_references, "awsrefs")
+        checks.register(check_setting_types, "awsrefs")

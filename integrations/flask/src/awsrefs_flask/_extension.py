@@ -2,10 +2,11 @@ from __future__ import annotations
 
 import logging
 import types
+import warnings
 from collections.abc import Iterable, Mapping, Sequence, Set
-from typing import Any
+from typing import Any, SupportsIndex, cast
 
-from flask import Flask
+from flask import Config, Flask
 
 import awsrefs
 from awsrefs_flask._cli import (
@@ -19,6 +20,18 @@ from awsrefs_flask._state import EXTENSION_NAME, AwsRefsState, ConfigError
 logger = logging.getLogger("awsrefs_flask")
 
 OPTION_PREFIX = "AWSREFS_"
+HIDDEN = "<resolved by awsrefs, hidden>"
+# Config keys Flask reads as a bool or an int; a reference gives text ("False" is true).
+TYPED_KEYS: dict[str, str] = {
+    "DEBUG": "bool",
+    "TESTING": "bool",
+    "PROPAGATE_EXCEPTIONS": "bool",
+    "SESSION_COOKIE_SECURE": "bool",
+    "SESSION_COOKIE_HTTPONLY": "bool",
+    "MAX_CONTENT_LENGTH": "int",
+    "PERMANENT_SESSION_LIFETIME": "int",
+    "SEND_FILE_MAX_AGE_DEFAULT": "int",
+}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -113,6 +126,8 @@ class AwsRefs:
                         config[key] = resolved[key]
                     else:
                         del config[key]  # an optional reference whose target does not exist
+                hide_resolved_values(config, references)
+                _warn_text_in_typed_keys(config, references, app.name)
                 logger.debug(
                     "resolved references in %d config keys of %r", len(references), app.name
                 )
@@ -221,3 +236,73 @@ def _as_names(config: Mapping[str, Any], name: str) -> list[str] | None:
     if isinstance(value, (Sequence, Set)) and all(isinstance(item, str) for item in value):
         return list(value)
     raise ValueError(f"{name} must be a list of config keys or a comma-separated string")
+
+
+class _ValuesHidden:
+    """Mixed into the app's config class: ``repr`` and ``str`` hide the resolved values."""
+
+    _awsrefs_resolved: frozenset[str] = frozenset()
+
+    def __repr__(self) -> str:
+        hidden = self._awsrefs_resolved
+        items = ", ".join(
+            f"{key!r}: {HIDDEN if key in hidden else repr(value)}"
+            for key, value in dict.items(cast("dict[str, Any]", self))
+        )
+        return f"<{type(self).__name__} {{{items}}}>"
+
+    def __reduce_ex__(self, protocol: SupportsIndex) -> tuple[Any, ...]:
+        # The class is made at run time, so pickle could not find it by name: rebuild from
+        # the app's own config class, hiding again (copy and deepcopy go through here too).
+        original = next(c for c in type(self).__mro__ if not issubclass(c, _ValuesHidden))
+        return (_rebuild_hidden, (original, dict(cast("dict[str, Any]", self)), vars(self)))
+
+
+def _rebuild_hidden(cls: type[Config], items: dict[str, Any], state: dict[str, Any]) -> Config:
+    config = cls.__new__(cls)
+    dict.update(config, items)
+    vars(config).update(state)
+    hide_resolved_values(config, state.get("_awsrefs_resolved", ()))
+    return config
+
+
+_HIDING_CLASSES: dict[type, type] = {}
+
+
+def hide_resolved_values(config: Config, keys: Iterable[str]) -> None:
+    """Make ``repr(config)`` and ``str(config)`` show ``keys`` as hidden; reads are unchanged.
+
+    ``config[key]`` still returns the value; only the text of the whole config (a debugger,
+    a log line, ``{{ config }}`` in a template) no longer shows it. The config's class
+    becomes a subclass of its own class with that ``__repr__`` (same name, still a
+    ``flask.Config``).
+    """
+    cls = type(config)
+    if not issubclass(cls, _ValuesHidden):
+        hiding = _HIDING_CLASSES.get(cls)
+        if hiding is None:
+            namespace = {"__module__": cls.__module__, "__qualname__": cls.__qualname__}
+            hiding = type(cls.__name__, (_ValuesHidden, cls), namespace)
+            _HIDING_CLASSES[cls] = hiding
+        try:
+            config.__class__ = hiding
+        except TypeError:  # a config class with another memory layout (__slots__)
+            logger.warning("awsrefs could not hide resolved values in repr(app.config)")
+            return
+    config._awsrefs_resolved = frozenset(  # type: ignore[attr-defined]
+        {*getattr(config, "_awsrefs_resolved", ()), *keys}
+    )
+
+
+def _warn_text_in_typed_keys(config: Mapping[str, Any], keys: Iterable[str], app: str) -> None:
+    for key in keys:
+        kind = TYPED_KEYS.get(key)
+        if kind is not None and isinstance(config.get(key), (str, bytes)):
+            warnings.warn(
+                f"Flask app {app!r}: {key} is a {kind} setting, but its reference gave text"
+                + (" (Flask takes any non-empty text as True)" if kind == "bool" else "")
+                + "; use a JSON secret key, which keeps its JSON type, or convert it after "
+                "init_app (see the Types section of the awsrefs Flask docs)",
+                RuntimeWarning,
+                stacklevel=3,
+            )

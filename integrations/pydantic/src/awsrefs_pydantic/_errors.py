@@ -42,6 +42,20 @@ class AwsRefsSettingsError(SettingsError):
             )
         super().__init__("\n".join(lines))
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Rebuilt from message and attributes (pickle, deepcopy, a worker process), not by
+        # calling __init__ with the message.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
+
+
+def _rebuild(
+    cls: type[AwsRefsSettingsError], args: tuple[Any, ...], state: dict[str, Any]
+) -> AwsRefsSettingsError:
+    error = cls.__new__(cls)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
 
 _SHOWN = "<hidden>"
 _MIN_SEARCHED = 4  # shorter values are not searched for inside messages (they would garble them)

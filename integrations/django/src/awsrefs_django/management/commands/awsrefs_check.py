@@ -17,9 +17,8 @@ class Command(BaseCommand):  # type: ignore[misc]
 
     help = (
         "List every ssm:/secretsmanager: reference in settings with its status (never its "
-        "value). Exits non-zero when any reference does not resolve. When references fail, "
-        "run it as AWSREFS_DEFER_ERRORS=1 python manage.py awsrefs_check so that Django can "
-        "start."
+        "value). Exits non-zero when any reference does not resolve. Settings load for this "
+        "command even when references fail, so that it can report them."
     )
     # The system checks would resolve the same references again; this command is the check.
     requires_system_checks: list[str] = []
