@@ -93,6 +93,9 @@ EXAMPLES: dict[type, list[Callable[[], Any]]] = {
     awsrefs.SSMRef: [lambda: awsrefs.parse("ssm:arn:aws:ssm:eu-west-1:123456789012:parameter/a:3")],
     awsrefs.SecretRef: [lambda: awsrefs.parse("optional:secretsmanager:app/db:password::v1")],
     awsrefs.Template: [lambda: awsrefs.parse("https://${ssm:/k}@h/${secretsmanager:s:k}")],
+    awsrefs.QuotedRef: [
+        lambda: awsrefs.parse("postgresql://u:${url:secretsmanager:s:k}@h/db").parts[1]
+    ],
     Credentials: [_credentials, lambda: Credentials("app", CANARY)],
     CredentialsError: [_credentials_error],
     Fetched: [lambda: Fetched(CANARY, "v1"), lambda: Fetched(b"\x00bin", None)],
