@@ -316,13 +316,13 @@ def test_rotation_window_uses_pending_then_sticks_to_it(
 
 
 @pytest.mark.postgres
-def test_stuck_rotation_retries_within_budget_then_raises(
-    aws, resolver, postgres_server, pg_secret
-):
+def test_stuck_rotation_retries_once_then_raises(aws, resolver, postgres_server, pg_secret):
     name, user = pg_secret
     aws.put_secret_value(name, secret_json(postgres_server, user, PW2), stages=["AWSPENDING"])
     postgres_server.set_password(user, WRONG + "-neither")
-    rotating = RotatingCredentials(name, resolver=resolver, retry_budget=0.6, max_backoff=0.2)
+    rotating = RotatingCredentials(name, resolver=resolver, retry_budget=10, max_backoff=0.2)
+    rotating.current()
+    resolver.stats.reset()
     tries = []
 
     def connect(creds):
@@ -332,9 +332,145 @@ def test_stuck_rotation_retries_within_budget_then_raises(
     with pytest.raises(psycopg.OperationalError) as info:
         rotating.connect(connect)
     assert is_auth_failure(info.value)
-    assert tries.count("AWSPENDING") >= 2
-    assert tries.count("AWSCURRENT") >= 2
-    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= 3
+    # Each stage, then each once more after AWSPENDING was read again and had not changed.
+    assert sorted(tries) == ["AWSCURRENT", "AWSCURRENT", "AWSPENDING", "AWSPENDING"]
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] == 3
+
+
+# -- bounded cost when both stages are refused (issue 18, item 14) ------------------------------
+
+# Documented in docs/rotation.md: per look at Secrets Manager, a connect call's own first try
+# plus at most two refusals of each of the (at most two) credentials, and three calls.
+MAX_EXTRA_FAILED_LOGINS = 4
+MAX_SM_CALLS = 3
+
+
+class CountingConnect:
+    """The driver's connect, counting the logins the database refused."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stages: list[str] = []
+        self.refused = 0
+
+    def __call__(self, creds: Credentials):
+        with self.lock:
+            self.stages.append(creds.stage)
+        try:
+            return pg_connect(creds)
+        except psycopg.OperationalError as exc:
+            if is_auth_failure(exc):
+                with self.lock:
+                    self.refused += 1
+            raise
+
+
+def _stale_pending_both_wrong(aws, resolver, postgres_server, pg_secret) -> RotatingCredentials:
+    """A rotation bridged with AWSPENDING, then the database takes neither password."""
+    name, user = pg_secret
+    rotating = RotatingCredentials(name, resolver=resolver, retry_budget=30, max_backoff=0.2)
+    rotating.connect(pg_connect).close()
+    aws.put_secret_value(name, secret_json(postgres_server, user, PW2), stages=["AWSPENDING"])
+    postgres_server.set_password(user, PW2)
+    rotating.connect(pg_connect).close()  # bridged: AWSPENDING worked and is now preferred
+    postgres_server.set_password(user, WRONG + "-stale")  # the rotation went wrong
+    resolver.stats.reset()
+    return rotating
+
+
+@pytest.mark.postgres
+def test_both_stages_wrong_one_connect_is_bounded(aws, resolver, postgres_server, pg_secret):
+    rotating = _stale_pending_both_wrong(aws, resolver, postgres_server, pg_secret)
+    connect = CountingConnect()
+    with pytest.raises(psycopg.OperationalError):
+        rotating.connect(connect)
+    assert connect.refused <= 1 + MAX_EXTRA_FAILED_LOGINS
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= MAX_SM_CALLS
+    # Retrying the connection: one refused login each, and no more Secrets Manager calls.
+    for _ in range(5):
+        before = connect.refused
+        with pytest.raises(psycopg.OperationalError):
+            rotating.connect(connect)
+        assert connect.refused == before + 1
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= MAX_SM_CALLS
+
+
+@pytest.mark.postgres
+def test_both_stages_wrong_eight_threads_share_the_bound(aws, resolver, postgres_server, pg_secret):
+    rotating = _stale_pending_both_wrong(aws, resolver, postgres_server, pg_secret)
+    connect = CountingConnect()
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def work():
+        barrier.wait()
+        try:
+            rotating.connect(connect).close()
+        except psycopg.OperationalError as exc:
+            errors.append(is_auth_failure(exc))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [True] * 8
+    assert connect.refused <= 8 + MAX_EXTRA_FAILED_LOGINS
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= MAX_SM_CALLS
+
+
+@pytest.mark.postgres
+def test_second_rotation_right_after_the_first_is_followed(
+    aws, resolver, postgres_server, pg_secret
+):
+    name, user = pg_secret
+    rotating = RotatingCredentials(name, resolver=resolver)
+    rotating.connect(pg_connect).close()
+    # First rotation, not bridged by this process: it finds out after finishSecret.
+    first = aws.put_secret_value(
+        name, secret_json(postgres_server, user, PW2), stages=["AWSPENDING"]
+    )
+    postgres_server.set_password(user, PW2)
+    aws.move_stage(name, "AWSCURRENT", to_version=first)
+    connect = CountingConnect()
+    rotating.connect(connect).close()  # cached PW1 refused, the look finds PW2
+    # Second rotation a moment later, in its window (setSecret done, finishSecret not yet).
+    third = PW2 + "-next"
+    aws.put_secret_value(name, secret_json(postgres_server, user, third), stages=["AWSPENDING"])
+    postgres_server.set_password(user, third)
+    for _ in range(3):
+        rotating.connect(connect).close()  # no failed connection
+    assert connect.stages[-2:] == ["AWSPENDING", "AWSPENDING"]
+
+
+@pytest.mark.postgres
+def test_stale_pending_that_once_worked_is_not_tried_first(
+    aws, resolver, postgres_server, pg_secret
+):
+    name, user = pg_secret
+    rotating = RotatingCredentials(name, resolver=resolver)
+    rotating.connect(pg_connect).close()
+    aws.put_secret_value(name, secret_json(postgres_server, user, PW2), stages=["AWSPENDING"])
+    postgres_server.set_password(user, PW2)
+    rotating.connect(pg_connect).close()  # bridged with AWSPENDING
+    postgres_server.set_password(user, PW1)  # the rotation was abandoned: AWSCURRENT is right
+    connect = CountingConnect()
+    rotating.connect(connect).close()
+    assert connect.stages == ["AWSPENDING", "AWSCURRENT"]  # the preference failed once
+    connect.stages.clear()
+    for _ in range(3):
+        rotating.connect(connect).close()
+    assert connect.stages == ["AWSCURRENT"] * 3
+    assert connect.refused == 1
+    # AWSCURRENT moves on to a new version: the leftover AWSPENDING is not tried first.
+    fresh = PW1 + "-moved"
+    aws.put_secret_value(name, secret_json(postgres_server, user, fresh))
+    postgres_server.set_password(user, fresh)
+    resolver.clear_cache()
+    connect.stages.clear()
+    rotating.connect(connect).close()
+    assert connect.stages == ["AWSCURRENT"]
+    assert connect.refused == 1
 
 
 @pytest.mark.postgres
