@@ -20,6 +20,7 @@ from awsrefs.rotation import (
     Credentials,
     CredentialsError,
     RotatingCredentials,
+    connection_target,
     is_auth_failure,
     redact_exception,
 )
@@ -210,6 +211,23 @@ def test_credentials_errors_never_show_the_value(value):
         Credentials.from_secret(value, secret="app/db", version_id="v9")
     assert "app/db" in str(info.value)
     assert_no_secrets(str(info.value), "error")
+
+
+def test_connection_target_given_parts_win_over_the_secret():
+    creds = Credentials("u", "p", host="instance.internal", port=5432, dbname="orders")
+    assert connection_target(creds) == ("instance.internal", 5432, "orders")
+    assert connection_target(creds, host="proxy.internal", port=6432, dbname="reports") == (
+        "proxy.internal",
+        6432,
+        "reports",
+    )
+    assert connection_target(creds, host="", port=6432, dbname="") == (
+        "instance.internal",
+        6432,
+        "orders",
+    )
+    bare = Credentials("u", "p")  # an RDS-managed master secret: username and password only
+    assert connection_target(bare, host="h", dbname="d") == ("h", None, "d")
 
 
 def test_secret_must_be_the_whole_current_secret():

@@ -40,7 +40,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 from awsrefs._auth_failures import AUTH_SQLSTATES, MYSQL_ACCESS_DENIED, is_auth_failure
 from awsrefs._credentials import Credentials, CredentialsError
@@ -54,9 +54,11 @@ from awsrefs.errors import FailureKind, RefError, ResolutionError
 __all__ = [
     "AUTH_SQLSTATES",
     "MYSQL_ACCESS_DENIED",
+    "ConnectionTarget",
     "Credentials",
     "CredentialsError",
     "RotatingCredentials",
+    "connection_target",
     "is_auth_failure",
     "redact_exception",
 ]
@@ -68,6 +70,48 @@ for _public in (Credentials, CredentialsError):
     _public.__module__ = __name__
 
 log = logging.getLogger("awsrefs.rotation")
+
+# -- where to connect -------------------------------------------------------------------------
+
+
+class ConnectionTarget(NamedTuple):
+    """Where a connection goes: host, port and database name (None: the driver's default)."""
+
+    host: str | None
+    port: int | None
+    dbname: str | None
+
+
+def connection_target(
+    creds: Credentials,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    dbname: str | None = None,
+) -> ConnectionTarget:
+    """Combine the application's own host, port and database with the secret's.
+
+    What the application names wins; the secret fills only what it leaves out (None or
+    ``""``). An RDS Proxy, a PgBouncer or an SSH tunnel is named in the URL or settings while
+    the secret keeps the database instance's own address, and the connection must go through
+    the former. The SQLAlchemy integration applies this to the URL; the Django backends apply
+    the same rule to ``HOST``, ``PORT`` and ``NAME``.
+
+    Args:
+        creds: Credentials read from the secret.
+        host: The host the application names, if any.
+        port: The port the application names, if any.
+        dbname: The database the application names, if any.
+
+    Returns:
+        The host, port and database name to connect to.
+    """
+    return ConnectionTarget(
+        host if host not in (None, "") else creds.host,
+        port if port is not None else creds.port,
+        dbname if dbname not in (None, "") else creds.dbname,
+    )
+
 
 # -- the rule --------------------------------------------------------------------------------
 

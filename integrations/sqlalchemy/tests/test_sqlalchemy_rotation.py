@@ -397,6 +397,43 @@ def test_url_parts_fill_in_what_the_secret_lacks(aws, resolver, postgres_server)
     assert_no_secrets(str(engine.url), "engine url")
 
 
+@pytest.mark.postgres
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_url_host_port_database_win_over_the_secret(aws, resolver, postgres_server, is_async):
+    # The URL names the way in (an RDS Proxy, a tunnel); the secret keeps another address.
+    user = unique_name("proxy")
+    pw = password("proxy")
+    postgres_server.create_user(user, pw)
+    name = f"sa/{user}"
+    wrong = {"host": "db-instance.invalid", "port": closed_port(), "dbname": "not_this_db"}
+    aws.put_secret(name, secret_json(postgres_server, user, pw, **wrong))
+    where = f"{postgres_server.host}:{postgres_server.port}/{postgres_server.database}"
+    query = text("SELECT current_user, current_database(), inet_server_port()")
+    if not is_async:
+        engine = awsrefs_sqlalchemy.create_engine(
+            f"postgresql+psycopg://{where}", secret=name, resolver=resolver
+        )
+        try:
+            with engine.connect() as conn:
+                row = tuple(conn.execute(query).one())
+        finally:
+            engine.dispose()
+    else:
+
+        async def run():
+            engine = awsrefs_sqlalchemy.create_async_engine(
+                f"postgresql+asyncpg://{where}", secret=name, resolver=resolver
+            )
+            try:
+                async with engine.connect() as conn:
+                    return tuple((await conn.execute(query)).one())
+            finally:
+                await engine.dispose()
+
+        row = asyncio.run(run())
+    assert row == (user, postgres_server.database, postgres_server.port)
+
+
 @pytest.mark.mariadb
 def test_mariadb_url_query_options_are_kept(aws, resolver, mariadb_server):
     user = unique_name("q")
