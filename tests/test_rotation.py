@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import pickle
 import socket
 import threading
 import time
+import traceback
 
 import asyncpg
 import psycopg
@@ -692,3 +695,136 @@ def test_frames_are_scrubbed_through_chained_errors_too(canary):
     error = _connect_error(rotating, leaky)
     assert error.args[0] == 1045
     assert_no_secrets_in_frames(error, "chained driver error")
+
+
+# -- no password anywhere in a real driver error (issue 18, item 10) ---------------------------
+
+
+def _everything_reachable(exc: BaseException, depth: int = 6) -> list[str]:
+    """repr of the error chain and of every attribute reachable from it (vars, a few levels)."""
+    texts: list[str] = []
+    seen: set[int] = set()
+
+    def walk(obj: object, level: int) -> None:
+        if id(obj) in seen or level > depth:
+            return
+        seen.add(id(obj))
+        try:
+            texts.append(repr(obj))
+        except Exception:
+            return
+        if isinstance(obj, (str, bytes, int, float, bool, type(None))):
+            return
+        if isinstance(obj, dict):
+            for value in obj.values():
+                walk(value, level + 1)
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            for value in obj:
+                walk(value, level + 1)
+        attributes = getattr(obj, "__dict__", None)
+        if isinstance(attributes, dict) and not isinstance(obj, type):
+            walk(attributes, level + 1)
+        if dataclasses.is_dataclass(obj):
+            for field in dataclasses.fields(obj):
+                walk(getattr(obj, field.name, None), level + 1)
+        if isinstance(obj, BaseException):
+            walk(obj.args, level + 1)
+            for inner in (obj.__cause__, obj.__context__, getattr(obj, "__notes__", None)):
+                walk(inner, level + 1)
+
+    walk(exc, 0)
+    return texts
+
+
+def _assert_error_shows_no_secret(error: BaseException, what: str) -> None:
+    assert_no_secrets(repr(error), f"{what} repr")
+    assert_no_secrets(str(error), f"{what} str")
+    assert_no_secrets(repr(vars(error)), f"{what} vars")
+    for text in _everything_reachable(error):
+        assert_no_secrets(text, f"{what} attribute")
+    formatted = traceback.TracebackException.from_exception(error, capture_locals=True).format()
+    assert_no_secrets("".join(formatted), f"{what} traceback with locals")
+    try:
+        pickled = pickle.dumps(error)
+    except Exception:  # some driver errors do not pickle; nothing to check then
+        return
+    assert_no_secrets(pickled.decode("latin-1"), f"{what} pickle")
+    assert_no_secrets(repr(vars(pickle.loads(pickled))), f"{what} unpickled")
+
+
+def _driver_connect(driver: str, server):
+    def connect(creds: Credentials):
+        kw = {"host": creds.host, "port": creds.port, "user": creds.username}
+        if driver == "psycopg":
+            return psycopg.connect(dbname=creds.dbname, password=creds.password, **kw)
+        if driver == "psycopg2":
+            return psycopg2.connect(dbname=creds.dbname, password=creds.password, **kw)
+        return pymysql.connect(database=creds.dbname, password=creds.password, **kw)
+
+    return connect
+
+
+@pytest.mark.parametrize(
+    ("driver", "real"),
+    [
+        pytest.param(d, r, marks=pytest.mark.mariadb if d == "pymysql" else pytest.mark.postgres)
+        for d in ("psycopg", "psycopg2", "asyncpg", "pymysql")
+        for r in ("other", "canary")
+    ],
+)
+def test_real_driver_errors_show_the_password_nowhere(request, aws, resolver, canary, driver, real):
+    # real == "other": the password tried is the canary and is refused; "canary": the canary is
+    # the database's real password and the secret holds a wrong one.
+    server = request.getfixturevalue("mariadb_server" if driver == "pymysql" else "postgres_server")
+    user = unique_name("leak")
+    tried = WRONG + "-leak" if real == "canary" else canary
+    server.create_user(user, canary if real == "canary" else WRONG + "-real")
+    name = f"rot/{user}"
+    aws.put_secret(name, secret_json(server, user, tried))
+    rotating = RotatingCredentials(name, resolver=resolver)
+    if driver == "asyncpg":
+        error = _aconnect_error(rotating, pg_aconnect)
+    else:
+        error = _connect_error(rotating, _driver_connect(driver, server))
+    assert is_auth_failure(error)
+    _assert_error_shows_no_secret(error, driver)
+
+
+@pytest.mark.postgres
+def test_redact_exception_cleans_psycopg_pgconn(postgres_server, pg_user, canary):
+    error = raised(
+        lambda: psycopg.connect(
+            host=postgres_server.host,
+            port=postgres_server.port,
+            user=pg_user,
+            password=canary,
+            dbname=postgres_server.database,
+        )
+    )
+    redact_exception(error, [canary])
+    assert_no_secrets(repr(vars(error)), "vars")
+    for text in _everything_reachable(error):
+        assert_no_secrets(text, "attribute")
+    # The diagnostics stay: only the password is gone.
+    assert error.pgconn is not None
+    assert error.pgconn.password == b"<redacted>"
+    assert error.pgconn.user == pg_user.encode()
+
+
+def test_redact_exception_drops_objects_it_cannot_clean(canary):
+    class Holder:
+        def __init__(self, secret: str) -> None:
+            self.secret = secret
+
+        def __repr__(self) -> str:
+            return f"Holder({self.secret})"
+
+    error = RuntimeError("failed")
+    error.conn = Holder(canary)  # type: ignore[attr-defined]
+    error.params = {"password": canary, "port": 5432}  # type: ignore[attr-defined]
+    error.note = ("dsn", f"password={canary}")  # type: ignore[attr-defined]
+    redact_exception(error, [canary])
+    assert error.conn is None  # type: ignore[attr-defined]
+    assert error.params == {"password": "<redacted>", "port": 5432}  # type: ignore[attr-defined]
+    assert error.note == ("dsn", "password=<redacted>")  # type: ignore[attr-defined]
+    assert_no_secrets(repr(vars(error)), "vars")
