@@ -441,6 +441,35 @@ def test_both_stages_wrong_eight_threads_share_the_bound(aws, resolver, postgres
 
 
 @pytest.mark.postgres
+def test_both_stages_wrong_eight_tasks_share_the_bound(aws, resolver, postgres_server, pg_secret):
+    rotating = _stale_pending_both_wrong(aws, resolver, postgres_server, pg_secret)
+    refused = []
+
+    async def connect(creds: Credentials):
+        try:
+            return await psycopg.AsyncConnection.connect(
+                host=creds.host,
+                port=creds.port,
+                user=creds.username,
+                password=creds.password,
+                dbname=creds.dbname,
+            )
+        except psycopg.OperationalError:
+            refused.append(creds.stage)
+            raise
+
+    async def scenario():
+        return await asyncio.gather(
+            *(rotating.aconnect(connect) for _ in range(8)), return_exceptions=True
+        )
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(r, psycopg.OperationalError) and is_auth_failure(r) for r in results)
+    assert len(refused) <= 8 + MAX_EXTRA_FAILED_LOGINS
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= MAX_SM_CALLS
+
+
+@pytest.mark.postgres
 def test_second_rotation_right_after_the_first_is_followed(
     aws, resolver, postgres_server, pg_secret
 ):

@@ -140,6 +140,11 @@ class State:
         with self.changed:
             self.changed.wait_for(lambda: not self._testing(creds), timeout)
 
+    def testing(self, creds: Credentials) -> bool:
+        """Is a thread or task trying ``creds`` now?"""
+        with self.lock:
+            return self._testing(creds)
+
     def _testing(self, creds: Credentials) -> bool:
         verdict = self.verdicts.get(creds.login)
         return verdict is not None and verdict.testing

@@ -116,7 +116,26 @@ def connection_target(
 # -- the rule --------------------------------------------------------------------------------
 
 # What the plan asks its driver loop to do next: try credentials, sleep, or run blocking work.
-_Step: TypeAlias = "Credentials | float | Callable[[], Any]"
+_Step: TypeAlias = "Credentials | float | _Wait | Callable[[], Any]"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Wait:
+    """A step: wait until no other thread or task is trying ``creds`` (at most ``timeout``)."""
+
+    state: State
+    creds: Credentials
+    timeout: float
+
+    def __call__(self) -> None:
+        self.state.wait(self.creds, self.timeout)
+
+    async def wait_async(self) -> None:
+        # Polled on the event loop, not in a worker thread: the task trying the credentials
+        # may itself need the default executor (psycopg resolves host names there).
+        deadline = time.monotonic() + self.timeout
+        while self.state.testing(self.creds) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
 
 class RotatingCredentials:
@@ -223,6 +242,9 @@ class RotatingCredentials:
             elif isinstance(step, float):
                 await asyncio.sleep(step)
                 attempt.resume(None)
+            elif isinstance(step, _Wait):
+                await step.wait_async()
+                attempt.resume(None)
             else:
                 attempt.resume(await asyncio.to_thread(step))
         raise attempt.give_up()
@@ -255,7 +277,7 @@ class RotatingCredentials:
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
                         return
-                    yield functools.partial(state.wait, candidate, remaining)
+                    yield _Wait(state, candidate, remaining)
                     claim = state.claim(candidate, probe.round)
                 if claim is Claim.SKIP:
                     continue
