@@ -19,9 +19,8 @@ The rule, for a connection built from a Secrets Manager secret:
 
 The cost is bounded per process, not per thread or per call: one thread tries credentials
 nobody has tried since the last look while the others wait for its answer, credentials
-refused since the last look are tried at most twice (``MAX_REJECTIONS``), and Secrets
-Manager is read again only when credentials not known to be refused are refused (see
-docs/rotation.md for the numbers).
+refused twice since the last look are not tried again, and Secrets Manager is read again
+only when credentials not known to be refused are refused (docs/rotation.md has the numbers).
 
 Other failures (server down, network, timeouts) are never retried here.
 
