@@ -850,10 +850,12 @@ def test_redact_exception_drops_objects_it_cannot_clean(canary):
 
     error = RuntimeError("failed")
     error.conn = Holder(canary)  # type: ignore[attr-defined]
-    error.params = {"password": canary, "port": 5432}  # type: ignore[attr-defined]
+    params = {"password": canary, "port": 5432}  # the application's own, still in use
+    error.params = params  # type: ignore[attr-defined]
     error.note = ("dsn", f"password={canary}")  # type: ignore[attr-defined]
     redact_exception(error, [canary])
     assert error.conn is None  # type: ignore[attr-defined]
     assert error.params == {"password": "<redacted>", "port": 5432}  # type: ignore[attr-defined]
     assert error.note == ("dsn", "password=<redacted>")  # type: ignore[attr-defined]
     assert_no_secrets(repr(vars(error)), "vars")
+    assert params["password"] == canary  # cleaned in a copy, not in place

@@ -32,9 +32,10 @@ def redact_exception(exc: BaseException, secrets: Iterable[str]) -> BaseExceptio
     password and the whole conninfo). Every exception in the chain (``.orig``, ``__cause__``,
     ``__context__``) is cleaned: text in its ``args``, notes and attributes that contains one
     of ``secrets`` (also URL-quoted or escaped) gets it replaced by ``<redacted>``, in lists,
-    tuples, dicts and dataclasses too (a few levels deep); an attribute whose value still
-    shows a secret in its ``repr`` after that is set to None. The exception object and its
-    type stay the same. Tracebacks (the frames' locals) are not touched.
+    tuples, dicts and dataclasses too (a few levels deep, as cleaned copies: what the error
+    shares with the application is not changed); an attribute whose value still shows a
+    secret in its ``repr`` after that is set to None. The exception object and its type stay
+    the same. Tracebacks (the frames' locals) are not touched.
 
     Args:
         exc: The exception to clean.
@@ -108,6 +109,8 @@ class _Cleaner:
         return _DROP if cleaned is _DROP or self.shows(cleaned) else cleaned
 
     def _inside(self, value: Any, depth: int) -> Any:
+        # New containers and copies, never changes in place: the error may share them with
+        # the application (a dict of connect arguments it goes on using).
         if isinstance(value, tuple):
             items = [self.value(item, depth) for item in value]
             if any(item is _DROP for item in items):
@@ -116,27 +119,24 @@ class _Cleaner:
             return make(items) if make is not None else tuple(items)
         if isinstance(value, list):
             items = [self.value(item, depth) for item in value]
-            if any(item is _DROP for item in items):
-                return _DROP
-            value[:] = items
-            return value
+            return _DROP if any(item is _DROP for item in items) else items
         if isinstance(value, dict):
             entries = {key: self.value(item, depth) for key, item in value.items()}
-            if any(item is _DROP for item in entries.values()):
-                return _DROP
-            value.update(entries)
-            return value
+            return _DROP if any(item is _DROP for item in entries.values()) else entries
         if dataclasses.is_dataclass(value) and not isinstance(value, type):
-            # Plain data (psycopg's finished connection): clean its fields where they are.
+            # Plain data (psycopg's finished connection): a copy with its fields cleaned.
+            changes = {}
             for field in dataclasses.fields(value):
                 item = getattr(value, field.name, None)
                 cleaned = self.value(item, depth)
                 if cleaned is not item:
-                    try:
-                        setattr(value, field.name, None if cleaned is _DROP else cleaned)
-                    except (AttributeError, TypeError):
+                    if not field.init:
                         return _DROP
-            return value
+                    changes[field.name] = None if cleaned is _DROP else cleaned
+            try:
+                return dataclasses.replace(value, **changes)
+            except (TypeError, ValueError):
+                return _DROP
         return _DROP  # any other object: not ours to change
 
 
