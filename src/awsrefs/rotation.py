@@ -254,8 +254,8 @@ class RotatingCredentials:
         """The rule as a sequence of steps, shared by the sync and async drivers.
 
         Yields credentials to try (resumed with True when accepted, False when rejected),
-        seconds to sleep, or blocking work (resumed with its result). Returning without an
-        accepted try means: raise the first driver error.
+        seconds to sleep, a wait for another thread's try, or blocking work (resumed with its
+        result). Returning without an accepted try means: raise the first driver error.
         """
         state = state_for(self.resolver, self._ref)
         generation = state.generation  # read before choosing, so a newer probe counts as new
