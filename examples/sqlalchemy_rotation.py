@@ -10,8 +10,9 @@ emulator) and::
 
     DB_SECRET=myapp/prod/db python examples/sqlalchemy_rotation.py
 
-``DATABASE_URL`` picks dialect and driver (default ``postgresql+psycopg://``); it may also name
-a host, port or database for secrets that hold only a user name and password.
+``DATABASE_URL`` picks dialect and driver (default ``postgresql+psycopg://``); a host, port or
+database it names wins over the secret's (an RDS Proxy, a tunnel; or a secret that holds only a
+user name and password).
 """
 
 from __future__ import annotations

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import pickle
 import socket
 import threading
 import time
+import traceback
 
 import asyncpg
 import psycopg
@@ -20,6 +23,7 @@ from awsrefs.rotation import (
     Credentials,
     CredentialsError,
     RotatingCredentials,
+    connection_target,
     is_auth_failure,
     redact_exception,
 )
@@ -212,6 +216,23 @@ def test_credentials_errors_never_show_the_value(value):
     assert_no_secrets(str(info.value), "error")
 
 
+def test_connection_target_given_parts_win_over_the_secret():
+    creds = Credentials("u", "p", host="instance.internal", port=5432, dbname="orders")
+    assert connection_target(creds) == ("instance.internal", 5432, "orders")
+    assert connection_target(creds, host="proxy.internal", port=6432, dbname="reports") == (
+        "proxy.internal",
+        6432,
+        "reports",
+    )
+    assert connection_target(creds, host="", port=6432, dbname="") == (
+        "instance.internal",
+        6432,
+        "orders",
+    )
+    bare = Credentials("u", "p")  # an RDS-managed master secret: username and password only
+    assert connection_target(bare, host="h", dbname="d") == ("h", None, "d")
+
+
 def test_secret_must_be_the_whole_current_secret():
     assert RotatingCredentials("secretsmanager:app/db").secret == awsrefs.SecretRef("app/db")
     assert RotatingCredentials("app/db").secret == awsrefs.SecretRef("app/db")
@@ -316,13 +337,13 @@ def test_rotation_window_uses_pending_then_sticks_to_it(
 
 
 @pytest.mark.postgres
-def test_stuck_rotation_retries_within_budget_then_raises(
-    aws, resolver, postgres_server, pg_secret
-):
+def test_stuck_rotation_retries_once_then_raises(aws, resolver, postgres_server, pg_secret):
     name, user = pg_secret
     aws.put_secret_value(name, secret_json(postgres_server, user, PW2), stages=["AWSPENDING"])
     postgres_server.set_password(user, WRONG + "-neither")
-    rotating = RotatingCredentials(name, resolver=resolver, retry_budget=0.6, max_backoff=0.2)
+    rotating = RotatingCredentials(name, resolver=resolver, retry_budget=10, max_backoff=0.2)
+    rotating.current()
+    resolver.stats.reset()
     tries = []
 
     def connect(creds):
@@ -332,9 +353,174 @@ def test_stuck_rotation_retries_within_budget_then_raises(
     with pytest.raises(psycopg.OperationalError) as info:
         rotating.connect(connect)
     assert is_auth_failure(info.value)
-    assert tries.count("AWSPENDING") >= 2
-    assert tries.count("AWSCURRENT") >= 2
-    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= 3
+    # Each stage, then each once more after AWSPENDING was read again and had not changed.
+    assert sorted(tries) == ["AWSCURRENT", "AWSCURRENT", "AWSPENDING", "AWSPENDING"]
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] == 3
+
+
+# -- bounded cost when both stages are refused (issue 18, item 14) ------------------------------
+
+# Documented in docs/rotation.md: per look at Secrets Manager, a connect call's own first try
+# plus at most two refusals of each of the (at most two) credentials, and three calls.
+MAX_EXTRA_FAILED_LOGINS = 4
+MAX_SM_CALLS = 3
+
+
+class CountingConnect:
+    """The driver's connect, counting the logins the database refused."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.stages: list[str] = []
+        self.refused = 0
+
+    def __call__(self, creds: Credentials):
+        with self.lock:
+            self.stages.append(creds.stage)
+        try:
+            return pg_connect(creds)
+        except psycopg.OperationalError as exc:
+            if is_auth_failure(exc):
+                with self.lock:
+                    self.refused += 1
+            raise
+
+
+def _stale_pending_both_wrong(aws, resolver, postgres_server, pg_secret) -> RotatingCredentials:
+    """A rotation bridged with AWSPENDING, then the database takes neither password."""
+    name, user = pg_secret
+    rotating = RotatingCredentials(name, resolver=resolver, retry_budget=30, max_backoff=0.2)
+    rotating.connect(pg_connect).close()
+    aws.put_secret_value(name, secret_json(postgres_server, user, PW2), stages=["AWSPENDING"])
+    postgres_server.set_password(user, PW2)
+    rotating.connect(pg_connect).close()  # bridged: AWSPENDING worked and is now preferred
+    postgres_server.set_password(user, WRONG + "-stale")  # the rotation went wrong
+    resolver.stats.reset()
+    return rotating
+
+
+@pytest.mark.postgres
+def test_both_stages_wrong_one_connect_is_bounded(aws, resolver, postgres_server, pg_secret):
+    rotating = _stale_pending_both_wrong(aws, resolver, postgres_server, pg_secret)
+    connect = CountingConnect()
+    with pytest.raises(psycopg.OperationalError):
+        rotating.connect(connect)
+    assert connect.refused <= 1 + MAX_EXTRA_FAILED_LOGINS
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= MAX_SM_CALLS
+    # Retrying the connection: one refused login each, and no more Secrets Manager calls.
+    for _ in range(5):
+        before = connect.refused
+        with pytest.raises(psycopg.OperationalError):
+            rotating.connect(connect)
+        assert connect.refused == before + 1
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= MAX_SM_CALLS
+
+
+@pytest.mark.postgres
+def test_both_stages_wrong_eight_threads_share_the_bound(aws, resolver, postgres_server, pg_secret):
+    rotating = _stale_pending_both_wrong(aws, resolver, postgres_server, pg_secret)
+    connect = CountingConnect()
+    barrier = threading.Barrier(8)
+    errors = []
+
+    def work():
+        barrier.wait()
+        try:
+            rotating.connect(connect).close()
+        except psycopg.OperationalError as exc:
+            errors.append(is_auth_failure(exc))
+
+    threads = [threading.Thread(target=work) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == [True] * 8
+    assert connect.refused <= 8 + MAX_EXTRA_FAILED_LOGINS
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= MAX_SM_CALLS
+
+
+@pytest.mark.postgres
+def test_both_stages_wrong_eight_tasks_share_the_bound(aws, resolver, postgres_server, pg_secret):
+    rotating = _stale_pending_both_wrong(aws, resolver, postgres_server, pg_secret)
+    refused = []
+
+    async def connect(creds: Credentials):
+        try:
+            return await psycopg.AsyncConnection.connect(
+                host=creds.host,
+                port=creds.port,
+                user=creds.username,
+                password=creds.password,
+                dbname=creds.dbname,
+            )
+        except psycopg.OperationalError:
+            refused.append(creds.stage)
+            raise
+
+    async def scenario():
+        return await asyncio.gather(
+            *(rotating.aconnect(connect) for _ in range(8)), return_exceptions=True
+        )
+
+    results = asyncio.run(scenario())
+    assert all(isinstance(r, psycopg.OperationalError) and is_auth_failure(r) for r in results)
+    assert len(refused) <= 8 + MAX_EXTRA_FAILED_LOGINS
+    assert resolver.stats.calls["secretsmanager:GetSecretValue"] <= MAX_SM_CALLS
+
+
+@pytest.mark.postgres
+def test_second_rotation_right_after_the_first_is_followed(
+    aws, resolver, postgres_server, pg_secret
+):
+    name, user = pg_secret
+    rotating = RotatingCredentials(name, resolver=resolver)
+    rotating.connect(pg_connect).close()
+    # First rotation, not bridged by this process: it finds out after finishSecret.
+    first = aws.put_secret_value(
+        name, secret_json(postgres_server, user, PW2), stages=["AWSPENDING"]
+    )
+    postgres_server.set_password(user, PW2)
+    aws.move_stage(name, "AWSCURRENT", to_version=first)
+    connect = CountingConnect()
+    rotating.connect(connect).close()  # cached PW1 refused, the look finds PW2
+    # Second rotation a moment later, in its window (setSecret done, finishSecret not yet).
+    third = PW2 + "-next"
+    aws.put_secret_value(name, secret_json(postgres_server, user, third), stages=["AWSPENDING"])
+    postgres_server.set_password(user, third)
+    for _ in range(3):
+        rotating.connect(connect).close()  # no failed connection
+    assert connect.stages[-2:] == ["AWSPENDING", "AWSPENDING"]
+
+
+@pytest.mark.postgres
+def test_stale_pending_that_once_worked_is_not_tried_first(
+    aws, resolver, postgres_server, pg_secret
+):
+    name, user = pg_secret
+    rotating = RotatingCredentials(name, resolver=resolver)
+    rotating.connect(pg_connect).close()
+    aws.put_secret_value(name, secret_json(postgres_server, user, PW2), stages=["AWSPENDING"])
+    postgres_server.set_password(user, PW2)
+    rotating.connect(pg_connect).close()  # bridged with AWSPENDING
+    postgres_server.set_password(user, PW1)  # the rotation was abandoned: AWSCURRENT is right
+    connect = CountingConnect()
+    rotating.connect(connect).close()
+    assert connect.stages == ["AWSPENDING", "AWSCURRENT"]  # the preference failed once
+    connect.stages.clear()
+    for _ in range(3):
+        rotating.connect(connect).close()
+    assert connect.stages == ["AWSCURRENT"] * 3
+    assert connect.refused == 1
+    # AWSCURRENT moves on to a new version: the leftover AWSPENDING is not tried first.
+    fresh = PW1 + "-moved"
+    aws.put_secret_value(name, secret_json(postgres_server, user, fresh))
+    postgres_server.set_password(user, fresh)
+    resolver.clear_cache()
+    connect.stages.clear()
+    rotating.connect(connect).close()
+    assert connect.stages == ["AWSCURRENT"]
+    assert connect.refused == 1
 
 
 @pytest.mark.postgres
@@ -538,3 +724,138 @@ def test_frames_are_scrubbed_through_chained_errors_too(canary):
     error = _connect_error(rotating, leaky)
     assert error.args[0] == 1045
     assert_no_secrets_in_frames(error, "chained driver error")
+
+
+# -- no password anywhere in a real driver error (issue 18, item 10) ---------------------------
+
+
+def _everything_reachable(exc: BaseException, depth: int = 6) -> list[str]:
+    """repr of the error chain and of every attribute reachable from it (vars, a few levels)."""
+    texts: list[str] = []
+    seen: set[int] = set()
+
+    def walk(obj: object, level: int) -> None:
+        if id(obj) in seen or level > depth:
+            return
+        seen.add(id(obj))
+        try:
+            texts.append(repr(obj))
+        except Exception:
+            return
+        if isinstance(obj, (str, bytes, int, float, bool, type(None))):
+            return
+        if isinstance(obj, dict):
+            for value in obj.values():
+                walk(value, level + 1)
+        elif isinstance(obj, (list, tuple, set, frozenset)):
+            for value in obj:
+                walk(value, level + 1)
+        attributes = getattr(obj, "__dict__", None)
+        if isinstance(attributes, dict) and not isinstance(obj, type):
+            walk(attributes, level + 1)
+        if dataclasses.is_dataclass(obj):
+            for field in dataclasses.fields(obj):
+                walk(getattr(obj, field.name, None), level + 1)
+        if isinstance(obj, BaseException):
+            walk(obj.args, level + 1)
+            for inner in (obj.__cause__, obj.__context__, getattr(obj, "__notes__", None)):
+                walk(inner, level + 1)
+
+    walk(exc, 0)
+    return texts
+
+
+def _assert_error_shows_no_secret(error: BaseException, what: str) -> None:
+    assert_no_secrets(repr(error), f"{what} repr")
+    assert_no_secrets(str(error), f"{what} str")
+    assert_no_secrets(repr(vars(error)), f"{what} vars")
+    for text in _everything_reachable(error):
+        assert_no_secrets(text, f"{what} attribute")
+    formatted = traceback.TracebackException.from_exception(error, capture_locals=True).format()
+    assert_no_secrets("".join(formatted), f"{what} traceback with locals")
+    try:
+        pickled = pickle.dumps(error)
+    except Exception:  # some driver errors do not pickle; nothing to check then
+        return
+    assert_no_secrets(pickled.decode("latin-1"), f"{what} pickle")
+    assert_no_secrets(repr(vars(pickle.loads(pickled))), f"{what} unpickled")
+
+
+def _driver_connect(driver: str, server):
+    def connect(creds: Credentials):
+        kw = {"host": creds.host, "port": creds.port, "user": creds.username}
+        if driver == "psycopg":
+            return psycopg.connect(dbname=creds.dbname, password=creds.password, **kw)
+        if driver == "psycopg2":
+            return psycopg2.connect(dbname=creds.dbname, password=creds.password, **kw)
+        return pymysql.connect(database=creds.dbname, password=creds.password, **kw)
+
+    return connect
+
+
+@pytest.mark.parametrize(
+    ("driver", "real"),
+    [
+        pytest.param(d, r, marks=pytest.mark.mariadb if d == "pymysql" else pytest.mark.postgres)
+        for d in ("psycopg", "psycopg2", "asyncpg", "pymysql")
+        for r in ("other", "canary")
+    ],
+)
+def test_real_driver_errors_show_the_password_nowhere(request, aws, resolver, canary, driver, real):
+    # real == "other": the password tried is the canary and is refused; "canary": the canary is
+    # the database's real password and the secret holds a wrong one.
+    server = request.getfixturevalue("mariadb_server" if driver == "pymysql" else "postgres_server")
+    user = unique_name("leak")
+    tried = WRONG + "-leak" if real == "canary" else canary
+    server.create_user(user, canary if real == "canary" else WRONG + "-real")
+    name = f"rot/{user}"
+    aws.put_secret(name, secret_json(server, user, tried))
+    rotating = RotatingCredentials(name, resolver=resolver)
+    if driver == "asyncpg":
+        error = _aconnect_error(rotating, pg_aconnect)
+    else:
+        error = _connect_error(rotating, _driver_connect(driver, server))
+    assert is_auth_failure(error)
+    _assert_error_shows_no_secret(error, driver)
+
+
+@pytest.mark.postgres
+def test_redact_exception_cleans_psycopg_pgconn(postgres_server, pg_user, canary):
+    error = raised(
+        lambda: psycopg.connect(
+            host=postgres_server.host,
+            port=postgres_server.port,
+            user=pg_user,
+            password=canary,
+            dbname=postgres_server.database,
+        )
+    )
+    redact_exception(error, [canary])
+    assert_no_secrets(repr(vars(error)), "vars")
+    for text in _everything_reachable(error):
+        assert_no_secrets(text, "attribute")
+    # The diagnostics stay: only the password is gone.
+    assert error.pgconn is not None
+    assert error.pgconn.password == b"<redacted>"
+    assert error.pgconn.user == pg_user.encode()
+
+
+def test_redact_exception_drops_objects_it_cannot_clean(canary):
+    class Holder:
+        def __init__(self, secret: str) -> None:
+            self.secret = secret
+
+        def __repr__(self) -> str:
+            return f"Holder({self.secret})"
+
+    error = RuntimeError("failed")
+    error.conn = Holder(canary)  # type: ignore[attr-defined]
+    params = {"password": canary, "port": 5432}  # the application's own, still in use
+    error.params = params  # type: ignore[attr-defined]
+    error.note = ("dsn", f"password={canary}")  # type: ignore[attr-defined]
+    redact_exception(error, [canary])
+    assert error.conn is None  # type: ignore[attr-defined]
+    assert error.params == {"password": "<redacted>", "port": 5432}  # type: ignore[attr-defined]
+    assert error.note == ("dsn", "password=<redacted>")  # type: ignore[attr-defined]
+    assert_no_secrets(repr(vars(error)), "vars")
+    assert params["password"] == canary  # cleaned in a copy, not in place

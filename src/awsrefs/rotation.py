@@ -11,10 +11,16 @@ The rule, for a connection built from a Secrets Manager secret:
 2. On an authentication failure, refresh the secret once for the whole process (threads that
    fail together cause one refresh) and retry with what changed.
 3. Still rejected and a rotation is in progress (AWSPENDING holds another version than
-   AWSCURRENT): try AWSPENDING, then keep alternating between the two with jittered backoff
-   within a time budget. Credentials that worked while AWSCURRENT was rejected are used
-   directly by later connections until AWSCURRENT changes.
+   AWSCURRENT): try AWSPENDING; if both are refused, read AWSPENDING once more after a
+   jittered pause and retry what is new, or each once more, within a time budget.
+   Credentials that worked while AWSCURRENT was rejected are used directly by later
+   connections until AWSCURRENT changes or they are refused.
 4. No rotation in progress: the driver's original error is raised at once.
+
+The cost is bounded per process, not per thread or per call: one thread tries credentials
+nobody has tried since the last look while the others wait for its answer, credentials
+refused twice since the last look are not tried again, and Secrets Manager is read again
+only when credentials not known to be refused are refused (docs/rotation.md has the numbers).
 
 Other failures (server down, network, timeouts) are never retried here.
 
@@ -33,7 +39,7 @@ import math
 import random
 import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 from awsrefs._auth_failures import AUTH_SQLSTATES, MYSQL_ACCESS_DENIED, is_auth_failure
 from awsrefs._credentials import Credentials, CredentialsError
@@ -41,15 +47,17 @@ from awsrefs._default import default_resolver
 from awsrefs._grammar import SecretRef, parse
 from awsrefs._redact import redact_exception, scrubbed
 from awsrefs._resolver import Resolver
-from awsrefs._rotation_state import Probe, State, state_for
+from awsrefs._rotation_state import Claim, Probe, State, state_for
 from awsrefs.errors import FailureKind, RefError, ResolutionError
 
 __all__ = [
     "AUTH_SQLSTATES",
     "MYSQL_ACCESS_DENIED",
+    "ConnectionTarget",
     "Credentials",
     "CredentialsError",
     "RotatingCredentials",
+    "connection_target",
     "is_auth_failure",
     "redact_exception",
 ]
@@ -62,18 +70,71 @@ for _public in (Credentials, CredentialsError):
 
 log = logging.getLogger("awsrefs.rotation")
 
-# Failures with credentials a look-up returned reuse that look-up for this long instead of
-# calling AWS again (threads that raced it, wrong credentials retried in a loop).
-_QUIET_SECONDS = 5.0
-# While a rotation is in progress and every candidate is still rejected, AWS is read again
-# at most this often (process-wide), so a restarted or back-to-back rotation is followed.
-_REPROBE_SECONDS = 1.0
+# -- where to connect -------------------------------------------------------------------------
+
+
+class ConnectionTarget(NamedTuple):
+    """Where a connection goes: host, port and database name (None: the driver's default)."""
+
+    host: str | None
+    port: int | None
+    dbname: str | None
+
+
+def connection_target(
+    creds: Credentials,
+    *,
+    host: str | None = None,
+    port: int | None = None,
+    dbname: str | None = None,
+) -> ConnectionTarget:
+    """Combine the application's own host, port and database with the secret's.
+
+    What the application names wins; the secret fills only what it leaves out (None or
+    ``""``). An RDS Proxy, a PgBouncer or an SSH tunnel is named in the URL or settings while
+    the secret keeps the database instance's own address, and the connection must go through
+    the former. The SQLAlchemy integration applies this to the URL; the Django backends apply
+    the same rule to ``HOST``, ``PORT`` and ``NAME``.
+
+    Args:
+        creds: Credentials read from the secret.
+        host: The host the application names, if any.
+        port: The port the application names, if any.
+        dbname: The database the application names, if any.
+
+    Returns:
+        The host, port and database name to connect to.
+    """
+    return ConnectionTarget(
+        host if host not in (None, "") else creds.host,
+        port if port is not None else creds.port,
+        dbname if dbname not in (None, "") else creds.dbname,
+    )
 
 
 # -- the rule --------------------------------------------------------------------------------
 
 # What the plan asks its driver loop to do next: try credentials, sleep, or run blocking work.
-_Step: TypeAlias = "Credentials | float | Callable[[], Any]"
+_Step: TypeAlias = "Credentials | float | _Wait | Callable[[], Any]"
+
+
+@dataclasses.dataclass(frozen=True)
+class _Wait:
+    """A step: wait until no other thread or task is trying ``creds`` (at most ``timeout``)."""
+
+    state: State
+    creds: Credentials
+    timeout: float
+
+    def __call__(self) -> None:
+        self.state.wait(self.creds, self.timeout)
+
+    async def wait_async(self) -> None:
+        # Polled on the event loop, not in a worker thread: the task trying the credentials
+        # may itself need the default executor (psycopg resolves host names there).
+        deadline = time.monotonic() + self.timeout
+        while self.state.testing(self.creds) and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
 
 
 class RotatingCredentials:
@@ -84,9 +145,11 @@ class RotatingCredentials:
             :class:`~awsrefs.SecretRef` of the whole secret (no key, stage or version).
         resolver: The resolver that reads and caches the secret (default:
             :func:`awsrefs.default_resolver`, looked up at use time).
-        retry_budget: Seconds to keep retrying while a rotation is in progress.
-        min_backoff: First pause between retries, in seconds (jittered).
-        max_backoff: Longest pause between retries, in seconds.
+        retry_budget: Longest time, in seconds, a connection spends retrying (and
+            waiting for another thread's try) while a rotation is in progress.
+        min_backoff: Shortest pause, in seconds, before AWSPENDING is read again when
+            both stages were refused (the pause is drawn between the two).
+        max_backoff: Longest such pause, in seconds.
 
     Raises:
         ValueError: ``secret`` is not a whole Secrets Manager secret.
@@ -178,6 +241,9 @@ class RotatingCredentials:
             elif isinstance(step, float):
                 await asyncio.sleep(step)
                 attempt.resume(None)
+            elif isinstance(step, _Wait):
+                await step.wait_async()
+                attempt.resume(None)
             else:
                 attempt.resume(await asyncio.to_thread(step))
         raise attempt.give_up()
@@ -188,68 +254,83 @@ class RotatingCredentials:
         """The rule as a sequence of steps, shared by the sync and async drivers.
 
         Yields credentials to try (resumed with True when accepted, False when rejected),
-        seconds to sleep, or blocking work (resumed with its result). Returning without an
-        accepted try means: raise the first driver error.
+        seconds to sleep, a wait for another thread's try, or blocking work (resumed with its
+        result). Returning without an accepted try means: raise the first driver error.
         """
         state = state_for(self.resolver, self._ref)
         generation = state.generation  # read before choosing, so a newer probe counts as new
         current: Credentials = yield self.current
         creds = state.choose(current)
         if (yield creds):
-            state.succeeded(creds, None)
+            state.accepted(creds, None)
             return
-        tried = {creds.login}
         deadline = time.monotonic() + self.retry_budget
-        probe: Probe = yield lambda: self._probe(state, generation, current, creds)
-        delay = self.min_backoff
+        tried = {creds.login}
+        probe: Probe = yield functools.partial(self._probe, state, generation, current, creds)
         while True:
             for candidate in probe.candidates():
                 if candidate.login in tried:
                     continue
+                claim = state.claim(candidate, probe.round)
+                while claim is Claim.WAIT:  # another thread is trying them: its answer is ours
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        return
+                    yield _Wait(state, candidate, remaining)
+                    claim = state.claim(candidate, probe.round)
+                if claim is Claim.SKIP:
+                    continue
                 tried.add(candidate.login)
-                if (yield candidate):
-                    state.succeeded(candidate, probe)
+                try:
+                    accepted = yield candidate
+                except GeneratorExit:  # another error ended the try: let others try them
+                    state.release(candidate)
+                    raise
+                if accepted:
+                    state.accepted(candidate, probe)
                     return
-            if not probe.rotating:
+                state.rejected(candidate)
+            if not probe.rotating or probe.round > 0:
+                if probe.rotating:
+                    self._warn_stuck(probe)
                 return
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                log.warning(
-                    "awsrefs: %s: neither AWSCURRENT nor AWSPENDING credentials were accepted "
-                    "within retry_budget=%.1f s; raising the driver's error",
-                    self._ref,
-                    self.retry_budget,
-                )
+                self._warn_stuck(probe)
                 return
-            yield min(remaining, delay * random.uniform(0.5, 1.0))  # noqa: S311 - jitter
-            delay = min(delay * 2, self.max_backoff)
+            # Both refused: AWS may have moved on (a restarted rotation). Look once more,
+            # after a pause, then retry what is new (or, if nothing is, each once more).
+            yield min(remaining, random.uniform(self.min_backoff, self.max_backoff))  # noqa: S311
+            probe = yield functools.partial(self._reprobe, state, probe)
             tried.clear()
-            if time.monotonic() - probe.taken_at >= _REPROBE_SECONDS:
-                # Both stages still rejected: AWS may have moved on (a restarted or a new
-                # rotation); look again, once per interval for the whole process.
-                reprobe = functools.partial(
-                    self._probe, state, probe.generation, probe.current, creds
-                )
-                probe = yield reprobe
+
+    def _warn_stuck(self, probe: Probe) -> None:
+        pending = probe.pending
+        log.warning(
+            "awsrefs: %s: neither AWSCURRENT (version %s) nor AWSPENDING (version %s) was "
+            "accepted; raising the driver's error (Secrets Manager is read again when the "
+            "cached AWSCURRENT expires or accepted credentials are refused)",
+            self._ref,
+            probe.current.version_id,
+            pending.version_id if pending is not None else None,
+        )
 
     def _probe(
         self, state: State, generation: int, current: Credentials, failed: Credentials
     ) -> Probe:
-        """Re-read AWSCURRENT and AWSPENDING once for every thread that failed together."""
+        """After ``failed`` was refused: read AWSCURRENT and AWSPENDING, unless that is known.
+
+        One look for every thread that failed together (a look newer than the credentials
+        they were handed), and none for credentials already refused since the last look:
+        asking again would only tell what the process knows.
+        """
         with state.probe_lock:
             probe = state.probe
-            if probe is not None:
-                if probe.generation > generation:
-                    return probe  # someone looked after our credentials were handed out
-                known = failed.login in {c.login for c in probe.candidates()}
-                # Outside a rotation a look-up that knew these credentials stays valid for
-                # a while; inside one, AWS changes in seconds, so only briefly.
-                quiet = _REPROBE_SECONDS if probe.rotating else _QUIET_SECONDS
-                if known and time.monotonic() - probe.taken_at < quiet:
-                    # A look-up seconds ago already knew these credentials: asking again
-                    # would tell nothing new (and wrong credentials must not cost a call
-                    # per connection attempt).
-                    return probe
+            if probe is not None and (
+                probe.generation > generation or state.known_rejected(failed)
+            ):
+                state.rejected(failed)
+                return probe
             try:
                 # Strictly newer than the rejected value: an equal fetch time is that value.
                 after = math.nextafter(current.fetched_at, math.inf)
@@ -257,20 +338,44 @@ class RotatingCredentials:
             except RefError as error:
                 log.warning("awsrefs: %s: re-reading AWSCURRENT failed: %s", self._ref, error)
                 fresh = current
-            pending = self._read_pending()
-            with state.lock:
-                state.generation += 1
-                probe = Probe(state.generation, time.monotonic(), fresh, pending)
-                state.probe = probe
+            # Credentials that had been accepted (or never tried) were refused: the database
+            # changed, so what was learnt before this look no longer holds.
+            probe = state.adopt(Probe(0, fresh, self._read_pending()), forget=True)
+            state.rejected(failed)
             if probe.rotating:
-                log.info(
-                    "awsrefs: %s: AWSCURRENT (version %s) was rejected and a rotation is in "
-                    "progress; trying AWSPENDING (version %s)",
-                    self._ref,
-                    fresh.version_id,
-                    pending.version_id if pending is not None else None,
-                )
+                self._log_rotating(probe)
             return probe
+
+    def _reprobe(self, state: State, probe: Probe) -> Probe:
+        """Both stages refused: read AWSPENDING once more (and AWSCURRENT if it changed)."""
+        with state.probe_lock:
+            latest = state.probe
+            if latest is not None and latest.generation > probe.generation:
+                return latest  # another thread looked again already
+            pending = self._read_pending()
+            same = pending.login if pending is not None else None
+            if probe.pending is not None and same == probe.pending.login:
+                return state.adopt(dataclasses.replace(probe, round=probe.round + 1), forget=False)
+            try:
+                after = math.nextafter(probe.current.fetched_at, math.inf)
+                fresh = self._read(self._ref, "AWSCURRENT", refresh=True, newer_than=after)
+            except RefError as error:
+                log.warning("awsrefs: %s: re-reading AWSCURRENT failed: %s", self._ref, error)
+                fresh = probe.current
+            probe = state.adopt(Probe(0, fresh, pending), forget=False)
+            if probe.rotating:
+                self._log_rotating(probe)
+            return probe
+
+    def _log_rotating(self, probe: Probe) -> None:
+        pending = probe.pending
+        log.info(
+            "awsrefs: %s: AWSCURRENT (version %s) was rejected and a rotation is in "
+            "progress; trying AWSPENDING (version %s)",
+            self._ref,
+            probe.current.version_id,
+            pending.version_id if pending is not None else None,
+        )
 
     def _read_pending(self) -> Credentials | None:
         try:
@@ -331,7 +436,11 @@ class _Attempt:
         if exc is None:
             self.accepted()
             return False
-        return isinstance(exc, Exception) and not self.rejected(exc)
+        if not isinstance(exc, Exception):  # KeyboardInterrupt, cancellation: end the plan
+            self.step = None
+            self._plan.close()
+            return False
+        return not self.rejected(exc)
 
     def accepted(self) -> None:
         """The try succeeded: the plan records it and ends."""

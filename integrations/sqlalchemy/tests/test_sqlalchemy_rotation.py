@@ -187,7 +187,7 @@ def pool_options(kind: str) -> dict:
     return {"pool_size": 4, "max_overflow": 4, "pool_recycle": 0.2}
 
 
-def run_scenario(aws, server, resolver, *, url, alternating, is_async, pool):
+def run_scenario(aws, server, resolver, *, url, alternating, is_async, pool, twice=False):
     app = unique_name("app")
     clone = f"{app}_clone"
     pw_app = password("app1")
@@ -201,6 +201,8 @@ def run_scenario(aws, server, resolver, *, url, alternating, is_async, pool):
         steps = [(clone, password("clone2")), (app, password("app2"))]
     else:
         steps = [(app, password("app2"))]
+        if twice:  # a second rotation of the same user right after the first
+            steps.append((app, password("app3")))
 
     load, stop = Load(), threading.Event()
     query = CURRENT_USER[server.kind]
@@ -282,6 +284,31 @@ def test_rotation_under_load_loses_no_query(
         assert set(load.users) == {app, clone}, summary
     else:
         assert set(load.users) == {app}, summary
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_rotations_back_to_back_lose_no_query(aws, resolver, postgres_server):
+    # The second rotation starts 0.3 s after the first one's finishSecret: it must be
+    # followed as the first was, without a quiet period after the first.
+    load, rotations, (app, _) = run_scenario(
+        aws,
+        postgres_server,
+        resolver,
+        url="postgresql+psycopg://",
+        alternating=False,
+        is_async=False,
+        pool="nullpool",
+        twice=True,
+    )
+    summary = f"queries={load.queries} failures={collections.Counter(load.failures)} {rotations}"
+    print(summary)
+    assert load.failures == [], summary
+    assert len(rotations) == 2
+    for rotation in rotations:
+        assert rotation.calls <= 3, summary
+        assert rotation.connects_in_window >= WORKERS, summary
+    assert set(load.users) == {app}, summary
 
 
 # -- failures that are not rotation -----------------------------------------------------------
@@ -395,6 +422,43 @@ def test_url_parts_fill_in_what_the_secret_lacks(aws, resolver, postgres_server)
     assert tuple(row) == (user, postgres_server.database, "awsrefs-test")
     assert_no_secrets(repr(engine), "engine repr")
     assert_no_secrets(str(engine.url), "engine url")
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "async"])
+def test_url_host_port_database_win_over_the_secret(aws, resolver, postgres_server, is_async):
+    # The URL names the way in (an RDS Proxy, a tunnel); the secret keeps another address.
+    user = unique_name("proxy")
+    pw = password("proxy")
+    postgres_server.create_user(user, pw)
+    name = f"sa/{user}"
+    wrong = {"host": "db-instance.invalid", "port": closed_port(), "dbname": "not_this_db"}
+    aws.put_secret(name, secret_json(postgres_server, user, pw, **wrong))
+    where = f"{postgres_server.host}:{postgres_server.port}/{postgres_server.database}"
+    query = text("SELECT current_user, current_database(), inet_server_port()")
+    if not is_async:
+        engine = awsrefs_sqlalchemy.create_engine(
+            f"postgresql+psycopg://{where}", secret=name, resolver=resolver
+        )
+        try:
+            with engine.connect() as conn:
+                row = tuple(conn.execute(query).one())
+        finally:
+            engine.dispose()
+    else:
+
+        async def run():
+            engine = awsrefs_sqlalchemy.create_async_engine(
+                f"postgresql+asyncpg://{where}", secret=name, resolver=resolver
+            )
+            try:
+                async with engine.connect() as conn:
+                    return tuple((await conn.execute(query)).one())
+            finally:
+                await engine.dispose()
+
+        row = asyncio.run(run())
+    assert row == (user, postgres_server.database, postgres_server.port)
 
 
 @pytest.mark.mariadb

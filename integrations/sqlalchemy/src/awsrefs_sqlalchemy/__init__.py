@@ -5,10 +5,12 @@
 ...     "postgresql+psycopg://", secret="secretsmanager:myapp/prod/db", pool_pre_ping=True
 ... )
 
-The URL names the dialect and driver and may carry query options; user name, password, host,
-port and database come from the secret (the JSON the RDS rotation templates store:
-``username``, ``password``, ``host``, ``port``, ``dbname``). URL parts the secret lacks are
-kept, so an RDS-managed master secret (user name and password only) works with a URL that
+The URL names the dialect and driver and may carry query options; user name and password
+come from the secret (the JSON the RDS rotation templates store: ``username``, ``password``,
+``host``, ``port``, ``dbname``). Host, port and database named in the URL win; the secret's
+fill only what the URL leaves out (:func:`awsrefs.rotation.connection_target`, the same rule
+as the Django backends' ``HOST``/``PORT``/``NAME``), so a URL can point at an RDS Proxy or a
+tunnel, and an RDS-managed master secret (user name and password only) works with a URL that
 names the host. The dialect's own ``create_connect_args`` turns them into driver arguments.
 Each new connection follows :mod:`awsrefs.rotation`: cached AWSCURRENT, one refresh on
 rejected credentials, AWSPENDING while a rotation is in progress.
@@ -29,7 +31,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 from awsrefs import Resolver, SecretRef
-from awsrefs.rotation import Credentials, RotatingCredentials
+from awsrefs.rotation import Credentials, RotatingCredentials, connection_target
 
 __all__ = [
     "AsyncCreator",
@@ -70,12 +72,17 @@ class _Connector:
         self.connect_args = dict(connect_args or {})
 
     def arguments(self, creds: Credentials) -> tuple[list[Any], dict[str, Any]]:
+        # The URL's host, port and database win (an RDS Proxy or a tunnel is named there);
+        # the secret fills what the URL leaves out.
+        target = connection_target(
+            creds, host=self.url.host, port=self.url.port, dbname=self.url.database
+        )
         url = self.url.set(
             username=creds.username,
             password=creds.password,
-            host=creds.host if creds.host is not None else self.url.host,
-            port=creds.port if creds.port is not None else self.url.port,
-            database=creds.dbname if creds.dbname is not None else self.url.database,
+            host=target.host,
+            port=target.port,
+            database=target.dbname,
         )
         cargs, cparams = self.dialect.create_connect_args(url)
         params = dict(cparams)
@@ -166,7 +173,7 @@ def creator(
     Args:
         secret: The secret with the credentials: ``"secretsmanager:name"``, a name or ARN.
         url: Dialect and driver (``postgresql+psycopg://``, ``mysql+pymysql://``...), with
-            optional host, port, database and query options used where the secret has none.
+            optional host, port, database (which win over the secret's) and query options.
             It must not carry a password.
         resolver: Reads and caches the secret (default: :func:`awsrefs.default_resolver`).
         retry_budget: Seconds to keep retrying while a rotation is in progress.
