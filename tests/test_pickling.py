@@ -97,6 +97,9 @@ EXAMPLES: dict[type, list[Callable[[], Any]]] = {
         lambda: awsrefs.parse("postgresql://u:${url:secretsmanager:s:k}@h/db").parts[1]
     ],
     Credentials: [_credentials, lambda: Credentials("app", CANARY)],
+    awsrefs.rotation.ConnectionTarget: [
+        lambda: awsrefs.rotation.ConnectionTarget("db.internal", 5432, "app")
+    ],
     CredentialsError: [_credentials_error],
     Fetched: [lambda: Fetched(CANARY, "v1"), lambda: Fetched(b"\x00bin", None)],
     Miss: [lambda: Miss(FailureKind.THROTTLED, "slow down")],
