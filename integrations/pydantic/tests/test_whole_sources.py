@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import traceback
+
 import pytest
-from awsrefs_pydantic import SecretJsonSettingsSource, SSMPathSettingsSource, awsrefs_sources
-from pydantic import BaseModel, SecretStr
+from awsrefs_pydantic import (
+    AwsRefsSettings,
+    SecretJsonSettingsSource,
+    SSMPathSettingsSource,
+    awsrefs_sources,
+)
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsError
 
 import awsrefs
+from tests.support.canary import CANARY, assert_no_secrets, assert_no_secrets_in_frames
 
 
 class Database(BaseModel):
@@ -53,11 +61,12 @@ def _seed(aws):
     aws.put_parameter("/myapp/prod/db_host", "db.internal")
     aws.put_parameter("/myapp/prod/port", "6432")
     aws.put_parameter("/myapp/prod/database/password", "pw-path-Hq82", type="SecureString")
-    aws.put_parameter("/myapp/prod/api_token", "secretsmanager:app/api:token")  # a pointer
+    # Looks like a reference, but a value from AWS is data: it is kept as it is.
+    aws.put_parameter("/myapp/prod/api_token", "secretsmanager:app/api:token")
     for i in range(12):  # not fields: ignored, but listed (16 parameters: 2 pages)
         aws.put_parameter(f"/myapp/prod/other/p{i}", "x")
     aws.put_parameter("/myapp/staging/db_host", "not this one")
-    aws.put_secret("app/api", {"token": "tok-Zx81-api"})
+    aws.put_secret("app/api", {"token": "tok-Zx81-api"})  # never fetched: named by data only
     aws.put_secret(
         "app/main",
         {"db_user": "app", "max_conn": 20, "features": {"beta": True}, "admin_email": "a@x.io"},
@@ -73,16 +82,15 @@ def test_path_and_json_secret_sources_in_one_pass(aws, resolver):
     assert settings.port == 6432
     assert settings.database.password.get_secret_value() == "pw-path-Hq82"
     assert settings.database.host == "localhost"
-    assert settings.api_token.get_secret_value() == "tok-Zx81-api"
+    assert settings.api_token.get_secret_value() == "secretsmanager:app/api:token"
     assert settings.db_user == "app"
     assert settings.max_conn == 20
     assert settings.features == {"beta": True}
     assert settings.admin_email == "a@x.io"
     assert resolver.stats.calls == {
         "ssm:GetParametersByPath": 2,  # 16 parameters, 10 per page
-        # Both secrets (the JSON source's and the path's pointer) in one batch; the default
-        # naming a key of app/main shares that fetch.
-        "secretsmanager:BatchGetSecretValue": 1,
+        # The JSON source's secret; the default naming a key of app/main shares that fetch.
+        "secretsmanager:GetSecretValue": 1,
         # The db_user default was fetched before the JSON secret showed it was not needed.
         "ssm:GetParameters": 1,
     }
@@ -152,11 +160,78 @@ def test_static_values_serve_every_source_without_aws(awsrefs_values):
     awsrefs_values.set("ssm:/myapp/prod/db_host", "localhost")
     awsrefs_values.set("ssm:/myapp/prod/port", "5433")
     awsrefs_values.set("ssm:/myapp/prod/api_token", "secretsmanager:app/api:token")
-    awsrefs_values.set("secretsmanager:app/api", {"token": "static-token"})
     awsrefs_values.set("secretsmanager:app/main", {"db_user": "u", "admin_email": "e@x"})
 
     settings = _with_sources(awsrefs.Resolver(region_name="us-east-1"))()
 
     assert (settings.db_host, settings.port, settings.db_user) == ("localhost", 5433, "u")
-    assert settings.api_token.get_secret_value() == "static-token"
+    assert settings.api_token.get_secret_value() == "secretsmanager:app/api:token"
     assert awsrefs_values.stats.calls["ssm:GetParametersByPath"] == 1
+
+
+@pytest.fixture
+def listed_data(aws):
+    """Path values that look like references; the canary is kept out of the tests' locals."""
+    aws.put_parameter("/svc/data/commit_message", "ssm: bump deps")
+    aws.put_parameter("/svc/data/pointer", "secretsmanager:" + CANARY)
+    aws.put_parameter("/svc/data/template", "${ssm:/x}" + CANARY)
+    aws.put_parameter("/svc/data/port", "${ssm:/x}" + CANARY)
+
+
+def _path_settings(resolver, port_type):
+    class Settings(AwsRefsSettings):
+        awsrefs_resolver = resolver
+        commit_message: str
+        pointer: str
+        template: str
+        port: port_type = 0
+
+        @classmethod
+        def settings_customise_sources(
+            cls,
+            settings_cls: type[BaseSettings],
+            init_settings: PydanticBaseSettingsSource,
+            env_settings: PydanticBaseSettingsSource,
+            dotenv_settings: PydanticBaseSettingsSource,
+            file_secret_settings: PydanticBaseSettingsSource,
+        ) -> tuple[PydanticBaseSettingsSource, ...]:
+            return awsrefs_sources(
+                settings_cls,
+                init_settings,
+                SSMPathSettingsSource(settings_cls, "/svc/data", resolver=resolver),
+                resolver=resolver,
+            )
+
+    return Settings
+
+
+def test_path_values_are_data_never_references(resolver, listed_data):
+    settings = _path_settings(resolver, str)()
+
+    assert settings.commit_message == "ssm: bump deps"
+    assert settings.pointer == "secretsmanager:" + CANARY
+    assert settings.template == settings.port == "${ssm:/x}" + CANARY
+    assert resolver.stats.calls == {"ssm:GetParametersByPath": 1}  # nothing fetched after
+    assert_no_secrets(repr(settings), "repr(settings)")  # hidden like any fetched value
+
+
+def test_a_path_value_failing_validation_shows_nowhere(resolver, listed_data):
+    try:
+        _path_settings(resolver, int)()
+    except ValidationError as caught:
+        error = caught
+    else:
+        raise AssertionError("no ValidationError")
+
+    assert [(e["loc"], e["input"]) for e in error.errors()] == [(("port",), "<hidden>")]
+    for what, text in {
+        "str()": str(error),
+        "errors()": repr(error.errors(include_input=True, include_context=True)),
+        "json()": error.json(),
+        "traceback with capture_locals": "".join(
+            traceback.TracebackException.from_exception(error, capture_locals=True).format()
+        ),
+    }.items():
+        assert_no_secrets(text, what)
+    assert_no_secrets_in_frames(error)
+    assert resolver.stats.calls == {"ssm:GetParametersByPath": 1}

@@ -106,6 +106,7 @@ class Pass:
         state: dict[str, Any] = {}
         states: dict[str, dict[str, Any]] = {}
         left: dict[int, dict[str, Any]] = {}  # per source, what is not resolved
+        listed: dict[int, dict[str, Any]] = {}  # per path source, its values as listed
         for index, source in enumerate(self.sources):
             hand_state(source, state, states)
             if isinstance(source, SecretJsonSettingsSource):
@@ -117,6 +118,11 @@ class Pass:
                 except ResolutionError as error:
                     listing_failures.extend((f, names[index]) for f in error.failures)
                     source.use({})  # reported below, with the rest
+                # Values fetched from AWS are data, never references: not resolved, not parsed.
+                listed[index] = data = source()
+                states[names[index]] = data
+                state = deep_update(data, state)
+                continue
             data = source()
             # Only what pydantic-settings will use is resolved: an extra it ignores, or a value
             # a higher-priority source replaces, is left as it is (never fetched, never failing).
@@ -142,14 +148,14 @@ class Pass:
                 state = deep_update(data, state)  # lowest priority so far: fill gaps only
                 results.append(data)
                 marks.append(all_marked(data))
+            elif index in listed:  # every value listed was fetched: hidden like the rest
+                results.append(listed[index])
+                marks.append(all_marked(listed[index]))
             else:
                 done = resolved.get(key, {})
                 data = coerce_resolved(self.settings_cls, raw[key], done)
                 data = deep_update(data, left[index]) if left[index] else data
-                if isinstance(source, SSMPathSettingsSource):  # every value listed was fetched
-                    marks.append(all_marked(data))
-                else:
-                    marks.append(reference_marks(raw[key], done))
+                marks.append(reference_marks(raw[key], done))
                 results.append(data)
         if speculative and failures:
             failures = [

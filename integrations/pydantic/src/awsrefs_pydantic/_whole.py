@@ -88,9 +88,8 @@ class SSMPathSettingsSource(WholeItemSource):
     ``/myapp/prod/db_host`` fills field ``db_host``; with the default nested delimiter ``/``,
     ``/myapp/prod/database/password`` fills ``database.password``. Names match field names (or
     aliases) case-insensitively unless the settings say ``case_sensitive=True``; the settings'
-    ``env_prefix`` does not apply (the path is the prefix). Values that are themselves
-    references (``secretsmanager:...``) are resolved when the source is wrapped by
-    :func:`awsrefs_sources`.
+    ``env_prefix`` does not apply (the path is the prefix). Values are data, passed on as
+    they are: one that looks like a reference (``secretsmanager:...``) is never resolved.
 
     Args:
         settings_cls: The settings class.
