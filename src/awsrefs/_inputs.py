@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from awsrefs._walk import format_path, walk
+from awsrefs._walk import TooManyPlacesError, every_path, format_path, walk
 
 __all__ = ["InputError", "Setting", "load_django_settings", "load_environ", "load_file"]
 
@@ -49,10 +49,22 @@ def _env_name(parts: tuple[Any, ...]) -> str:
 
 
 def settings_of(source: str, data: Any) -> list[Setting]:
-    """Every string in ``data`` (nested mappings and sequences) as a Setting of ``source``."""
+    """Every string in ``data`` (nested mappings and sequences) as a Setting of ``source``.
+
+    A part held in several places (a YAML alias) gives its settings at each place.
+
+    Raises:
+        InputError: Aliases make more places than awsrefs lists (10,000).
+    """
+    tree = walk(data)
+    try:
+        paths = every_path(tree, range(len(tree.strings)))
+    except TooManyPlacesError as error:
+        raise InputError(f"{source}: {error}") from None
     return [
         Setting(f"{source}:{format_path(parts)}", _env_name(parts), text)
-        for parts, text in walk(data).strings
+        for (_, text), places in zip(tree.strings, paths, strict=True)
+        for parts in places
     ]
 
 

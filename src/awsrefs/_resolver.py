@@ -26,7 +26,7 @@ from awsrefs._references import ParseMemo, scan, validate_arguments
 from awsrefs._results import Checked, Resolved
 from awsrefs._settled import Settled, missed, settle, settle_one
 from awsrefs._stats import Stats
-from awsrefs._walk import DROP, rebuild
+from awsrefs._walk import DROP
 from awsrefs.backends._base import Backend, Fetched, Miss
 from awsrefs.errors import Failure, ResolutionError
 
@@ -318,10 +318,7 @@ class Resolver:
         settled = self._settle(obj, prefix, report=False)
         if settled.failures:
             return settled.failures, None
-        replacements = settled.replacements
-        tree = settled.found.tree
-        result = rebuild(obj, tree, settled.changed, lambda text: replacements.get(text, text))
-        return [], None if result is DROP else result
+        return [], None if settled.result is DROP else settled.result
 
     def _settle(self, obj: Any, prefix: str, *, report: bool) -> Settled:
         """One pass: walk, fetch every reference at once, substitute each setting."""

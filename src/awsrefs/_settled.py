@@ -9,7 +9,15 @@ from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
 from awsrefs._references import Scan
 from awsrefs._results import Checked
 from awsrefs._substitute import FAILED, MISSING_KINDS, Status, substitute
-from awsrefs._walk import DROP, BackEdge, containers_leading_to, cycles_through, format_path
+from awsrefs._walk import (
+    DROP,
+    BackEdge,
+    PathKey,
+    containers_leading_to,
+    cycles_through,
+    format_path,
+    rebuild,
+)
 from awsrefs.backends._base import Miss
 from awsrefs.errors import Failure, FailureKind, RefSyntaxError
 
@@ -19,6 +27,7 @@ __all__ = [
     "cycle_failure",
     "failure_of",
     "missed",
+    "rebuild_failure",
     "settle",
     "settle_one",
 ]
@@ -30,7 +39,7 @@ def missed(where: str, ref: Ref, miss: Miss) -> Failure:
 
 
 class Settled:
-    """What one pass found: failures and statuses, and each setting text's new value."""
+    """What one pass found: failures and statuses, and the resolved copy."""
 
     def __init__(self, found: Scan) -> None:
         self.found = found
@@ -38,6 +47,7 @@ class Settled:
         self.replacements: dict[str, Any] = {}
         self.failures: list[Failure] = []
         self.checked: list[Checked] = []
+        self.result: Any = None  # the resolved copy; only meaningful without failures
 
     def __repr__(self) -> str:  # never show the values
         return f"Settled(failures={len(self.failures)}, replacements=<hidden>)"
@@ -53,21 +63,38 @@ def checked(where: str, status: Status) -> Checked:
     return Checked(where, status.reference, found_failure, optional_missing=status.dropped)
 
 
+def _first_reference_under(found: Scan, keys: PathKey) -> str:
+    depth = len(keys)
+    for index, item in found.found:
+        refs = item.refs if isinstance(item, Template) else (item,)
+        if found.tree.strings[index][0][:depth] == keys and refs:
+            return refs[0].text if isinstance(refs[0], RefSyntaxError) else str(refs[0])
+    return ""
+
+
 def cycle_failure(edge: BackEdge, prefix: str, found: Scan) -> Failure:
     where = format_path(edge.path, prefix)
     target = format_path(edge.target, prefix) or "the top of the settings"
-    depth = len(edge.target)
-    reference = ""
-    for index, item in found.found:  # name the first reference below the repeated container
-        refs = item.refs if isinstance(item, Template) else (item,)
-        if found.tree.strings[index][0][:depth] == edge.target and refs:
-            reference = refs[0].text if isinstance(refs[0], RefSyntaxError) else str(refs[0])
-            break
     reason = (
         f"{where or '(value)'} holds {target} again, which contains a reference: awsrefs "
         "does not copy cyclic settings; break the cycle or move the reference out of it"
     )
+    reference = _first_reference_under(found, edge.target)
     return Failure(where, reference, FailureKind.CONFIGURATION, reason)
+
+
+def rebuild_failure(container: int, prefix: str, found: Scan) -> Failure:
+    """The failure of a container that holds a reference but cannot be rebuilt."""
+    keys = found.tree.path_of(container)
+    where = format_path(keys, prefix)
+    kind = type(found.tree.objects[container])
+    reason = (
+        f"{where or 'the settings'} is a {kind.__module__}.{kind.__qualname__}, which awsrefs "
+        "cannot rebuild with the resolved values (its constructor does not take its items "
+        "back); use a dict, list, tuple, set or namedtuple there, or make the type "
+        "constructible from its items"
+    )
+    return Failure(where, _first_reference_under(found, keys), FailureKind.CONFIGURATION, reason)
 
 
 def settle(found: Scan, values: Mapping[Ref, Any], prefix: str, *, report: bool) -> Settled:
@@ -98,8 +125,18 @@ def settle(found: Scan, values: Mapping[Ref, Any], prefix: str, *, report: bool)
                 if status_checked.failure is not None:
                     settled.failures.append(status_checked.failure)
     settled.changed = containers_leading_to(found.tree, (i for i, _ in found.found))
-    for edge in cycles_through(found.tree, settled.changed):
-        failure = cycle_failure(edge, prefix, found)
+    structural = [
+        cycle_failure(e, prefix, found) for e in cycles_through(found.tree, settled.changed)
+    ]
+    if not structural and (report or not settled.failures):
+        # Rebuilt in check too, so that check reports a container resolve cannot rebuild.
+        replacements = settled.replacements
+        rebuilt = rebuild(
+            found.tree.root, found.tree, settled.changed, lambda t: replacements.get(t, t)
+        )
+        settled.result = rebuilt.value
+        structural = [rebuild_failure(c, prefix, found) for c in rebuilt.failed]
+    for failure in structural:
         settled.failures.append(failure)
         if report:
             settled.checked.append(Checked(failure.path, failure.reference, failure))
