@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
-from awsrefs._references import Scan
+from awsrefs._references import Scan, scan
 from awsrefs._results import Checked
 from awsrefs._substitute import FAILED, MISSING_KINDS, Status, substitute
 from awsrefs._walk import (
@@ -28,6 +28,7 @@ __all__ = [
     "failure_of",
     "missed",
     "rebuild_failure",
+    "rebuild_problems",
     "settle",
     "settle_one",
 ]
@@ -95,6 +96,20 @@ def rebuild_failure(container: int, prefix: str, found: Scan) -> Failure:
         "constructible from its items"
     )
     return Failure(where, _first_reference_under(found, keys), FailureKind.CONFIGURATION, reason)
+
+
+def rebuild_problems(obj: Any, prefix: str = "") -> list[Failure]:
+    """The containers of ``obj`` that hold a reference but could not be rebuilt (no fetch).
+
+    Tried with the settings' own text in place of each value, which is how a settings
+    loader can report them before anything is resolved.
+    """
+    found = scan(obj)
+    changed = containers_leading_to(found.tree, (i for i, _ in found.found))
+    if not changed or cycles_through(found.tree, changed):
+        return []  # nothing to copy, or cyclic: resolve and check report that themselves
+    failed = rebuild(obj, found.tree, changed, lambda text: text).failed
+    return [rebuild_failure(container, prefix, found) for container in failed]
 
 
 def settle(found: Scan, values: Mapping[Ref, Any], prefix: str, *, report: bool) -> Settled:
