@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Mapping
 from typing import Any
 
@@ -12,7 +13,6 @@ from awsrefs._substitute import FAILED, MISSING_KINDS, Status, substitute
 from awsrefs._walk import (
     DROP,
     BackEdge,
-    PathKey,
     containers_leading_to,
     cycles_through,
     format_path,
@@ -24,10 +24,10 @@ from awsrefs.errors import Failure, FailureKind, RefSyntaxError
 __all__ = [
     "Settled",
     "checked",
-    "cycle_failure",
+    "cycle_failures",
     "failure_of",
     "missed",
-    "rebuild_failure",
+    "rebuild_failures",
     "rebuild_problems",
     "settle",
     "settle_one",
@@ -64,38 +64,65 @@ def checked(where: str, status: Status) -> Checked:
     return Checked(where, status.reference, found_failure, optional_missing=status.dropped)
 
 
-def _first_reference_under(found: Scan, keys: PathKey) -> str:
-    depth = len(keys)
+def cycle_failures(edges: list[BackEdge], prefix: str, found: Scan) -> list[Failure]:
+    """The failure of each back edge into a container that holds a reference."""
+    texts = _reference_texts(found) if edges else {}
+    failures = []
+    for edge in edges:
+        where = format_path(edge.path, prefix)
+        target = format_path(edge.target, prefix) or "the top of the settings"
+        reason = (
+            f"{where or '(value)'} holds {target} again, which contains a reference: awsrefs "
+            "does not copy cyclic settings; break the cycle or move the reference out of it"
+        )
+        reference = _reference_below(found, edge.target_id, texts)
+        failures.append(Failure(where, reference, FailureKind.CONFIGURATION, reason))
+    return failures
+
+
+def _reference_texts(found: Scan) -> dict[str, str]:
+    """Each setting text found to the first reference in it (for naming a container)."""
+    texts: dict[str, str] = {}
     for index, item in found.found:
         refs = item.refs if isinstance(item, Template) else (item,)
-        if found.tree.strings[index][0][:depth] == keys and refs:
-            return refs[0].text if isinstance(refs[0], RefSyntaxError) else str(refs[0])
+        text = found.tree.strings[index][1]
+        if refs and text not in texts:
+            texts[text] = refs[0].text if isinstance(refs[0], RefSyntaxError) else str(refs[0])
+    return texts
+
+
+def _reference_below(found: Scan, container: int, texts: dict[str, str]) -> str:
+    """The nearest reference held in ``container`` or below it."""
+    children = found.tree.children
+    todo, seen = deque([container]), {container}
+    while todo:
+        for _, child in children.get(todo.popleft(), ()):
+            if isinstance(child, str) and child in texts:
+                return texts[child]
+            if id(child) in children and id(child) not in seen:
+                seen.add(id(child))
+                todo.append(id(child))
     return ""
 
 
-def cycle_failure(edge: BackEdge, prefix: str, found: Scan) -> Failure:
-    where = format_path(edge.path, prefix)
-    target = format_path(edge.target, prefix) or "the top of the settings"
-    reason = (
-        f"{where or '(value)'} holds {target} again, which contains a reference: awsrefs "
-        "does not copy cyclic settings; break the cycle or move the reference out of it"
-    )
-    reference = _first_reference_under(found, edge.target)
-    return Failure(where, reference, FailureKind.CONFIGURATION, reason)
-
-
-def rebuild_failure(container: int, prefix: str, found: Scan) -> Failure:
-    """The failure of a container that holds a reference but cannot be rebuilt."""
-    keys = found.tree.path_of(container)
-    where = format_path(keys, prefix)
-    kind = type(found.tree.objects[container])
-    reason = (
-        f"{where or 'the settings'} is a {kind.__module__}.{kind.__qualname__}, which awsrefs "
-        "cannot rebuild with the resolved values (its constructor does not take its items "
-        "back); use a dict, list, tuple, set or namedtuple there, or make the type "
-        "constructible from its items"
-    )
-    return Failure(where, _first_reference_under(found, keys), FailureKind.CONFIGURATION, reason)
+def rebuild_failures(containers: list[int], prefix: str, found: Scan) -> list[Failure]:
+    """The failure of each container that holds a reference but cannot be rebuilt."""
+    if not containers:
+        return []
+    texts = _reference_texts(found)
+    failures = []
+    for container in containers:
+        where = format_path(found.tree.path_of(container), prefix)
+        kind = type(found.tree.objects[container])
+        reason = (
+            f"{where or 'the settings'} is a {kind.__module__}.{kind.__qualname__}, which "
+            "awsrefs cannot rebuild with the resolved values (its constructor does not take "
+            "its items back); use a dict, list, tuple, set or namedtuple there, or make the "
+            "type constructible from its items"
+        )
+        reference = _reference_below(found, container, texts)
+        failures.append(Failure(where, reference, FailureKind.CONFIGURATION, reason))
+    return failures
 
 
 def rebuild_problems(obj: Any, prefix: str = "") -> list[Failure]:
@@ -108,8 +135,7 @@ def rebuild_problems(obj: Any, prefix: str = "") -> list[Failure]:
     changed = containers_leading_to(found.tree, (i for i, _ in found.found))
     if not changed or cycles_through(found.tree, changed):
         return []  # nothing to copy, or cyclic: resolve and check report that themselves
-    failed = rebuild(obj, found.tree, changed, lambda text: text).failed
-    return [rebuild_failure(container, prefix, found) for container in failed]
+    return rebuild_failures(rebuild(obj, found.tree, changed, lambda t: t).failed, prefix, found)
 
 
 def settle(found: Scan, values: Mapping[Ref, Any], prefix: str, *, report: bool) -> Settled:
@@ -140,9 +166,7 @@ def settle(found: Scan, values: Mapping[Ref, Any], prefix: str, *, report: bool)
                 if status_checked.failure is not None:
                     settled.failures.append(status_checked.failure)
     settled.changed = containers_leading_to(found.tree, (i for i, _ in found.found))
-    structural = [
-        cycle_failure(e, prefix, found) for e in cycles_through(found.tree, settled.changed)
-    ]
+    structural = cycle_failures(cycles_through(found.tree, settled.changed), prefix, found)
     if not structural and (report or not settled.failures):
         # Rebuilt in check too, so that check reports a container resolve cannot rebuild.
         replacements = settled.replacements
@@ -150,7 +174,7 @@ def settle(found: Scan, values: Mapping[Ref, Any], prefix: str, *, report: bool)
             found.tree.root, found.tree, settled.changed, lambda t: replacements.get(t, t)
         )
         settled.result = rebuilt.value
-        structural = [rebuild_failure(c, prefix, found) for c in rebuilt.failed]
+        structural = rebuild_failures(rebuilt.failed, prefix, found)
     for failure in structural:
         settled.failures.append(failure)
         if report:
