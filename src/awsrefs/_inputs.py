@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from awsrefs._walk import TooManyPlacesError, every_path, format_path, walk
+from awsrefs._walk import TooManyPlacesError, every_place, format_path, walk
 
 __all__ = ["InputError", "Setting", "load_django_settings", "load_environ", "load_file"]
 
@@ -58,13 +58,12 @@ def settings_of(source: str, data: Any) -> list[Setting]:
     """
     tree = walk(data)
     try:
-        paths = every_path(tree, range(len(tree.strings)))
+        places = every_place(tree, range(len(tree.strings)))
     except TooManyPlacesError as error:
         raise InputError(f"{source}: {error}") from None
     return [
-        Setting(f"{source}:{format_path(parts)}", _env_name(parts), text)
-        for (_, text), places in zip(tree.strings, paths, strict=True)
-        for parts in places
+        Setting(f"{source}:{format_path(parts)}", _env_name(parts), tree.strings[index][1])
+        for index, parts in places
     ]
 
 

@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
 from awsrefs._memo import SizedMemo
-from awsrefs._walk import PathKey, Tree, every_path, format_path, walk
+from awsrefs._walk import PathKey, Tree, every_place, format_path, walk
 from awsrefs.errors import RefSyntaxError
 
 __all__ = [
@@ -162,7 +162,7 @@ def find_references(tree: Any, *, prefix: str = "") -> list[FoundReference]:
 
     The walk is the one :meth:`Resolver.resolve` uses: nested mappings, sequences and sets,
     any depth, cycles followed once. A container held in several places (a YAML alias) is
-    read once, and its references are listed at each place, the first place first (10,000
+    read once, and its references are listed at each place, in document order (10,000
     places at most). A template gives one entry per distinct reference in it; a string that
     starts like a reference but is malformed gives one entry with ``error`` set, so a check
     command can report it; escaped literals and plain text give none.
@@ -185,15 +185,15 @@ def find_references(tree: Any, *, prefix: str = "") -> list[FoundReference]:
     validate_arguments(tree, prefix, "find_references", "prefix")
     found = scan(tree)
     out: list[FoundReference] = []
-    paths = every_path(found.tree, [index for index, _ in found.found])
-    for (_, item), places in zip(found.found, paths, strict=True):
-        for keys in places:
-            path = format_path(keys, prefix)
-            if isinstance(item, RefSyntaxError):
-                out.append(FoundReference(path, keys, None, item))
-            else:
-                refs = dict.fromkeys(item.refs) if isinstance(item, Template) else (item,)
-                out.extend(FoundReference(path, keys, ref) for ref in refs)
+    items = dict(found.found)
+    for index, keys in every_place(found.tree, list(items)):
+        item = items[index]
+        path = format_path(keys, prefix)
+        if isinstance(item, RefSyntaxError):
+            out.append(FoundReference(path, keys, None, item))
+        else:
+            refs = dict.fromkeys(item.refs) if isinstance(item, Template) else (item,)
+            out.extend(FoundReference(path, keys, ref) for ref in refs)
     return out
 
 

@@ -5,7 +5,7 @@ settings: the walk reads each distinct container once, however many places hold 
 YAML alias, a list holding the same list twice), and records every place that holds it; a
 container that holds one of its own ancestors is a back edge (a cycle) and is recorded as
 such. Each string is listed once, at the first path the walk met it on;
-:func:`every_path` lists all the paths to each string when a caller needs them, refusing
+:func:`every_place` lists all the paths to each string when a caller needs them, refusing
 past :data:`MAX_PLACES`. The rebuild copies only the containers that lead to a replaced
 string, each once, so shared parts stay shared. A back edge into a container that must be
 copied cannot be rebuilt faithfully here; :func:`cycles_through` names those for the
@@ -46,7 +46,7 @@ __all__ = [
     "Tree",
     "containers_leading_to",
     "cycles_through",
-    "every_path",
+    "every_place",
     "format_path",
     "rebuild",
     "walk",
@@ -57,7 +57,7 @@ DROP: Any = object()  # a replacement meaning "this key or item goes away"
 _END: Any = object()
 _NOT_CONTAINERS = (str, bytes, bytearray, memoryview)
 
-#: The most places :func:`every_path` lists: shared containers (YAML aliases) can make the
+#: The most places :func:`every_place` lists: shared containers (YAML aliases) can make the
 #: number of paths grow exponentially with the size of the settings.
 MAX_PLACES = 10_000
 
@@ -197,10 +197,12 @@ def walk(obj: Any) -> Tree:
     return tree
 
 
-def every_path(tree: Tree, string_indexes: Sequence[int]) -> list[list[PathKey]]:
-    """Every path to each of the given strings (a shared container is held in many places).
+def every_place(tree: Tree, string_indexes: Sequence[int]) -> list[tuple[int, PathKey]]:
+    """Every (string index, path) of the given strings, in document order.
 
-    The first path of each is the one in ``tree.strings``.
+    A string in a container held in several places (a YAML alias) has a path for each; the
+    order is that of a plain tree walk, as if the shared parts were copies. Back edges of
+    cycles are not followed.
 
     Raises:
         TooManyPlacesError: The paths would number more than :data:`MAX_PLACES` (counted first,
@@ -219,6 +221,8 @@ def every_path(tree: Tree, string_indexes: Sequence[int]) -> list[list[PathKey]]
             f"shared containers (such as YAML aliases) make {total} places to list, more "
             f"than awsrefs lists ({MAX_PLACES}); hold each part in fewer places"
         )
+    if total == len(string_indexes):  # nothing shared: the walk's own paths and order
+        return [(index, tree.strings[index][0]) for index in string_indexes]
     needed = containers_leading_to(tree, string_indexes)
     paths: dict[int, list[PathKey]] = {}
     for container in reversed(tree.finished):
@@ -227,11 +231,24 @@ def every_path(tree: Tree, string_indexes: Sequence[int]) -> list[list[PathKey]]
             paths[container] = (
                 [(*path, key) for p, key in places for path in paths[p]] if places else [()]
             )
-    out: list[list[PathKey]] = []
+    out: list[tuple[int, PathKey]] = []
     for index in string_indexes:
         parent = tree.string_parents[index]
         key = tree.strings[index][0][-1:]
-        out.append([()] if parent is None else [(*path, *key) for path in paths[parent]])
+        out.extend((index, (*path, *key)) for path in paths[parent])  # type: ignore[index]
+    positions: dict[int, dict[Hashable, int]] = {}
+
+    def document_order(place: tuple[int, PathKey]) -> list[int]:
+        container, order = id(tree.root), []
+        for key in place[1]:
+            children = tree.children.get(container, [])
+            if container not in positions:
+                positions[container] = {k: i for i, (k, _) in enumerate(children)}
+            order.append(positions[container][key])
+            container = id(children[order[-1]][1])
+        return order
+
+    out.sort(key=document_order)
     return out
 
 
