@@ -121,6 +121,21 @@ def test_a_container_that_cannot_be_rebuilt_fails_naming_its_path_and_check_says
     ]
 
 
+def test_a_set_given_a_json_object_is_a_failure_naming_the_path_not_a_type_error(aws, resolver):
+    aws.put_secret("app/db", {"options": {"sslmode": "require"}})
+    settings = {"hosts": {"ssm:/app/host"}, "options": {"secretsmanager:app/db:options"}}
+    with pytest.raises(ResolutionError) as raised:
+        resolver.resolve(settings)
+    (failure,) = raised.value.failures
+    assert failure.path == "options"
+    assert failure.reference == "secretsmanager:app/db:options"
+    assert "is a builtins.set" in failure.reason
+    assert "require" not in str(raised.value)
+    assert resolver.resolve({"hosts": {"ssm:/app/host", "optional:ssm:/app/missing"}}) == {
+        "hosts": {"db.internal"}
+    }
+
+
 def test_a_container_without_references_is_left_alone_whatever_its_type(resolver):
     pair = Pair("plain", "text")
     out = resolver.resolve({"pair": pair, "host": "ssm:/app/host"})

@@ -116,9 +116,9 @@ def rebuild_failures(containers: list[int], prefix: str, found: Scan) -> list[Fa
         kind = type(found.tree.objects[container])
         reason = (
             f"{where or 'the settings'} is a {kind.__module__}.{kind.__qualname__}, which "
-            "awsrefs cannot rebuild with the resolved values (its constructor does not take "
-            "its items back); use a dict, list, tuple, set or namedtuple there, or make the "
-            "type constructible from its items"
+            "awsrefs cannot rebuild with the resolved values in it (the type cannot be made "
+            "from its items, or not from these values, as a set from a JSON object); use a "
+            "dict, list, tuple or namedtuple there, or a type that can be made from its items"
         )
         reference = _reference_below(found, container, texts)
         failures.append(Failure(where, reference, FailureKind.CONFIGURATION, reason))

@@ -345,7 +345,10 @@ def _same_container(obj: Any, items: list[tuple[Hashable, Any]]) -> Any:
     if kind is dict:
         return dict(items)
     if kind in (list, tuple, set, frozenset):
-        return kind(value for _, value in items)
+        try:
+            return kind(value for _, value in items)
+        except TypeError:  # a set given an unhashable value (a JSON object)
+            raise _CannotRebuildError from None
     if isinstance(obj, Mapping):
         return _same_mapping(obj, items)
     return _same_collection(obj, [value for _, value in items])
@@ -381,11 +384,11 @@ def _same_mapping(obj: Mapping[Any, Any], items: list[tuple[Any, Any]]) -> Any:
 
 def _same_collection(obj: Any, values: list[Any]) -> Any:
     def faithful(new: Any) -> bool:
-        if type(new) is not type(obj) or len(new) != len(values):
+        if type(new) is not type(obj):
             return False
-        if isinstance(obj, Set):
-            return all(value in new for value in values)
-        return all(a is b for a, b in zip(new, values, strict=True))
+        if isinstance(obj, Set):  # equal values are one member
+            return len(new) <= len(values) and all(value in new for value in values)
+        return len(new) == len(values) and all(a is b for a, b in zip(new, values, strict=True))
 
     if isinstance(obj, tuple) and hasattr(obj, "_make"):  # a namedtuple
         try:
