@@ -138,8 +138,11 @@ def test_shared_parts_are_resolved_once_and_stay_shared(aws, resolver):
     assert out["primary"] == {"host": "db.internal"}
     assert out["primary"] is out["replica"] is out["all"][0]
     assert shared == {"host": "ssm:/app/host"}
+    # check reports a shared part once, at the first place; find_references lists every place.
     paths = [c.path for c in resolver.check({"primary": shared, "replica": shared})]
-    assert paths == ["primary.host", "replica.host"]
+    assert paths == ["primary.host"]
+    found = awsrefs.find_references({"primary": shared, "replica": shared})
+    assert [f.path for f in found] == ["primary.host", "replica.host"]
 
 
 class _FreshViews(Mapping[str, Any]):

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from awsrefs._walk import format_path, walk
+from awsrefs._walk import TooManyPlacesError, every_place, format_path, walk
 
 __all__ = ["InputError", "Setting", "load_django_settings", "load_environ", "load_file"]
 
@@ -49,10 +49,21 @@ def _env_name(parts: tuple[Any, ...]) -> str:
 
 
 def settings_of(source: str, data: Any) -> list[Setting]:
-    """Every string in ``data`` (nested mappings and sequences) as a Setting of ``source``."""
+    """Every string in ``data`` (nested mappings and sequences) as a Setting of ``source``.
+
+    A part held in several places (a YAML alias) gives its settings at each place.
+
+    Raises:
+        InputError: Aliases make more places than awsrefs lists (10,000).
+    """
+    tree = walk(data)
+    try:
+        places = every_place(tree, range(len(tree.strings)))
+    except TooManyPlacesError as error:
+        raise InputError(f"{source}: {error}") from None
     return [
-        Setting(f"{source}:{format_path(parts)}", _env_name(parts), text)
-        for parts, text in walk(data).strings
+        Setting(f"{source}:{format_path(parts)}", _env_name(parts), tree.strings[index][1])
+        for index, parts in places
     ]
 
 
@@ -261,4 +272,10 @@ def load_django_settings(module_name: str) -> list[Setting]:
     originals = values.pop("AWSREFS_REFERENCES", None)
     if isinstance(originals, dict):
         values.update({k: v for k, v in originals.items() if isinstance(k, str)})
+    # Containers that resolving the settings could not rebuild fail start-up: say so here.
+    from awsrefs._settled import rebuild_problems
+
+    problems = rebuild_problems(values, module_name)
+    if problems:
+        raise InputError("; ".join(problem.reason for problem in problems))
     return settings_of(module_name, values)

@@ -95,28 +95,26 @@ def _parameter_chunks(names: list[str], size: int) -> Iterator[list[str]]:
     """Chunks of at most ``size`` names, each naming a parameter at most once.
 
     ``/a:1`` and ``/a:prod`` go to different calls so answers match requests without
-    relying on the response's ``Selector``; distinct names pack as tightly as ``_chunks``.
+    relying on the response's ``Selector``. The fewest calls is max(ceil(n / size),
+    repeats of one name); both ways below reach it in linear time.
     """
     by_base: dict[str, list[str]] = defaultdict(list)
     for name in names:
         by_base[split_selector(name)[0]].append(name)
-    # Most-repeated names first, so first-fit reaches max(ceil(n / size), repeats) calls.
-    ordered = sorted(by_base.items(), key=lambda item: -len(item[1]))
-    chunks: list[tuple[list[str], set[str]]] = []
-    for base, group in ordered:
+    repeats = max((len(group) for group in by_base.values()), default=0)
+    if repeats <= 1:  # the usual case: in order, as tightly as _chunks
+        yield from (list(chunk) for chunk in _chunks(names, size))
+        return
+    # Deal the names, grouped by parameter, round the calls like cards: a group has at most
+    # `count` names, so its names land in different calls, and no call gets more than size.
+    count = max(-(-len(names) // size), repeats)
+    chunks: list[list[str]] = [[] for _ in range(count)]
+    position = 0
+    for group in by_base.values():
         for name in group:
-            _place(chunks, name, base, size)
-    for chunk, _ in chunks:
-        yield chunk
-
-
-def _place(chunks: list[tuple[list[str], set[str]]], name: str, base: str, size: int) -> None:
-    for chunk, bases in chunks:
-        if len(chunk) < size and base not in bases:
-            chunk.append(name)
-            bases.add(base)
-            return
-    chunks.append(([name], {base}))
+            chunks[position % count].append(name)
+            position += 1
+    yield from chunks
 
 
 def _parameters_call(backend: Backend, region: str | None, names: Sequence[str]) -> Call:

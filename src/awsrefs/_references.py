@@ -8,7 +8,7 @@ from typing import Any, NamedTuple
 
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, parse
 from awsrefs._memo import SizedMemo
-from awsrefs._walk import PathKey, Tree, format_path, walk
+from awsrefs._walk import PathKey, Tree, every_place, format_path, walk
 from awsrefs.errors import RefSyntaxError
 
 __all__ = [
@@ -161,9 +161,11 @@ def find_references(tree: Any, *, prefix: str = "") -> list[FoundReference]:
     """Every reference in some settings, with its setting path, without fetching anything.
 
     The walk is the one :meth:`Resolver.resolve` uses: nested mappings, sequences and sets,
-    any depth, cycles followed once. A template gives one entry per distinct reference in it;
-    a string that starts like a reference but is malformed gives one entry with ``error``
-    set, so a check command can report it; escaped literals and plain text give none.
+    any depth, cycles followed once. A container held in several places (a YAML alias) is
+    read once, and its references are listed at each place, in document order (10,000
+    places at most). A template gives one entry per distinct reference in it; a string that
+    starts like a reference but is malformed gives one entry with ``error`` set, so a check
+    command can report it; escaped literals and plain text give none.
 
     >>> [(f.path, f.text) for f in find_references({"DB": ["ssm:/db/host", "x"]})]
     [('DB[0]', 'ssm:/db/host')]
@@ -178,12 +180,14 @@ def find_references(tree: Any, *, prefix: str = "") -> list[FoundReference]:
 
     Raises:
         TypeError: ``tree`` is bytes or ``prefix`` is not text.
+        ValueError: Shared containers would make more than 10,000 places to list.
     """
     validate_arguments(tree, prefix, "find_references", "prefix")
     found = scan(tree)
     out: list[FoundReference] = []
-    for index, item in found.found:
-        keys = found.tree.strings[index][0]
+    items = dict(found.found)
+    for index, keys in every_place(found.tree, list(items)):
+        item = items[index]
         path = format_path(keys, prefix)
         if isinstance(item, RefSyntaxError):
             out.append(FoundReference(path, keys, None, item))

@@ -26,7 +26,7 @@ from awsrefs._references import ParseMemo, scan, validate_arguments
 from awsrefs._results import Checked, Resolved
 from awsrefs._settled import Settled, missed, settle, settle_one
 from awsrefs._stats import Stats
-from awsrefs._walk import DROP, rebuild
+from awsrefs._walk import DROP
 from awsrefs.backends._base import Backend, Fetched, Miss
 from awsrefs.errors import Failure, ResolutionError
 
@@ -141,13 +141,14 @@ class Resolver:
             path: Name of ``obj`` used as the prefix of setting paths in errors.
 
         Returns:
-            The resolved copy. A missing ``optional:`` reference removes its mapping key or
-            list item (a bare optional string becomes None); in a template it is empty text.
+            The resolved copy, each container of its own type. A missing ``optional:``
+            reference removes its mapping key or list item, becomes None in a tuple (and as
+            a bare string); in a template it is empty text.
 
         Raises:
             ResolutionError: Listing every reference that failed, and every place where a
-                container holding a reference is cyclic (it cannot be copied faithfully);
-                nothing is applied.
+                container holding a reference is cyclic or of a type that cannot be rebuilt
+                with new items (it cannot be copied faithfully); nothing is applied.
             TypeError: ``obj`` is bytes, or ``path`` is not text.
         """
         validate_arguments(obj, path, "resolve")
@@ -174,7 +175,8 @@ class Resolver:
 
         Returns:
             One entry per reference (a template gives one per distinct reference in it), in
-            order found, then one per cyclic container that holds a reference.
+            order found, a reference in a shared part once; then one per cyclic container,
+            or container that cannot be rebuilt, that holds a reference.
 
         Raises:
             TypeError: ``obj`` is bytes, or ``path`` is not text.
@@ -318,10 +320,7 @@ class Resolver:
         settled = self._settle(obj, prefix, report=False)
         if settled.failures:
             return settled.failures, None
-        replacements = settled.replacements
-        tree = settled.found.tree
-        result = rebuild(obj, tree, settled.changed, lambda text: replacements.get(text, text))
-        return [], None if result is DROP else result
+        return [], None if settled.result is DROP else settled.result
 
     def _settle(self, obj: Any, prefix: str, *, report: bool) -> Settled:
         """One pass: walk, fetch every reference at once, substitute each setting."""
