@@ -1,0 +1,121 @@
+"""The cache after AWS says no, and what cached values callers can change (issue 18).
+
+All through the real path: Resolver -> boto3 over HTTP -> FaultProxy -> moto server.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+
+from awsrefs import FailureKind, ResolutionError, Resolver
+from tests.support.proxy import FaultConfig, FaultProxy, ProxyRequest
+
+THREADS = 8
+READS_PER_THREAD = 40
+TTL = 0.3
+
+
+def _denied(proxy: FaultProxy, aws) -> None:
+    proxy.configure(deny=lambda request: aws.parameter_arn("/app/x"))
+
+
+def _answer(code: str) -> Callable[[FaultProxy, object], None]:
+    def switch(proxy: FaultProxy, aws) -> None:
+        def answer(request: ProxyRequest) -> tuple[int, str, str]:
+            return 400, code, f"injected {code}"
+
+        proxy.configure(answer=answer)
+
+    return switch
+
+
+def _deleted(proxy: FaultProxy, aws) -> None:
+    aws.client("ssm").delete_parameter(Name="/app/x")
+
+
+@pytest.mark.parametrize(
+    ("switch", "kind"),
+    [
+        (_denied, FailureKind.ACCESS_DENIED),
+        (_answer("UnrecognizedClientException"), FailureKind.CREDENTIALS),
+        (_answer("ValidationException"), FailureKind.INVALID),
+        (_deleted, FailureKind.NOT_FOUND),
+    ],
+    ids=["access-denied", "unrecognized-client", "validation", "not-found"],
+)
+def test_no_reader_gets_the_old_value_after_aws_says_no(aws, switch, kind):
+    aws.put_parameter("/app/x", "old-value-5e1d")
+    with FaultProxy(aws.endpoint_url) as proxy:
+        r = Resolver(endpoint_url=proxy.url, region_name=aws.region, ttl=TTL, max_attempts=1)
+        assert r.get("ssm:/app/x") == "old-value-5e1d"
+        switch(proxy, aws)
+        time.sleep(TTL + 0.05)  # the cached value has expired: every read now asks AWS
+        old: list[str] = []
+        kinds: set[FailureKind] = set()
+        lock = threading.Lock()
+        start = threading.Barrier(THREADS)
+
+        def reader() -> None:
+            start.wait()
+            for _ in range(READS_PER_THREAD):
+                try:
+                    value = r.get("ssm:/app/x")
+                except ResolutionError as error:
+                    with lock:
+                        kinds.update(f.kind for f in error.failures)
+                else:
+                    with lock:
+                        old.append(value)
+
+        threads = [threading.Thread(target=reader) for _ in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        # resolve and refresh, after the readers, agree.
+        with pytest.raises(ResolutionError):
+            r.resolve({"X": "ssm:/app/x"})
+        with pytest.raises(ResolutionError):
+            r.refresh("ssm:/app/x")
+        r.close()
+    assert len(old) == 0, f"{len(old)} old values served after AWS said {kind.value}"
+    assert kinds == {kind}
+
+
+def test_readers_of_an_expired_value_wait_for_the_refresh_and_share_a_transient_stale_answer(
+    aws,
+):
+    """The stale value does come back, once the refresh failed in transit."""
+    aws.put_parameter("/app/x", "old-value-5e1d")
+    with FaultProxy(aws.endpoint_url) as proxy:
+        r = Resolver(
+            endpoint_url=proxy.url,
+            region_name=aws.region,
+            ttl=TTL,
+            max_attempts=1,
+            connect_timeout=0.5,
+            read_timeout=0.5,
+        )
+        assert r.get("ssm:/app/x") == "old-value-5e1d"
+        proxy.configure(error_rate=1.0, error_status=(503,))
+        time.sleep(TTL + 0.05)
+        got: list[str] = []
+        start = threading.Barrier(THREADS)
+
+        def reader() -> None:
+            start.wait()
+            got.append(r.get("ssm:/app/x"))
+
+        threads = [threading.Thread(target=reader) for _ in range(THREADS)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        received = proxy.totals()["received"]
+        r.close()
+    assert got == ["old-value-5e1d"] * THREADS
+    assert received == 2  # start-up, and one refresh for all eight readers
