@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from awsrefs import FailureKind, ResolutionError, Resolver
-from tests.support.proxy import FaultConfig, FaultProxy, ProxyRequest
+from tests.support.proxy import FaultProxy, ProxyRequest
 
 THREADS = 8
 READS_PER_THREAD = 40
@@ -119,3 +119,33 @@ def test_readers_of_an_expired_value_wait_for_the_refresh_and_share_a_transient_
         r.close()
     assert got == ["old-value-5e1d"] * THREADS
     assert received == 2  # start-up, and one refresh for all eight readers
+
+
+# -- item 2: what callers get cannot change the cache --------------------------------------------
+
+
+def test_json_objects_from_the_cache_are_copies_for_get_resolve_and_lookup(aws):
+    aws.put_secret("app/cfg", {"a": {"b": "one", "list": [1, {"c": 2}]}, "n": 5, "s": "text-1c9e"})
+    r = Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
+    want = {"b": "one", "list": [1, {"c": 2}]}
+    first = r.get("secretsmanager:app/cfg:a")
+    assert first == want
+    first["b"] = "X"
+    first["list"][1]["c"] = "X"
+    for _ in range(3):  # the first read after a fetch and the memoized ones alike
+        again = r.get("secretsmanager:app/cfg:a")
+        assert again == want
+        again["list"].append("X")
+    settings = {"A": "secretsmanager:app/cfg:a", "N": "secretsmanager:app/cfg:n"}
+    resolved = r.resolve(settings)
+    resolved["A"]["b"] = "X"
+    resolved["A"]["list"].clear()
+    assert r.resolve(settings) == {"A": want, "N": 5}
+    looked = r.lookup("secretsmanager:app/cfg:a")
+    looked.value["b"] = "X"
+    assert r.get("secretsmanager:app/cfg:a") == want
+    assert r.lookup("secretsmanager:app/cfg:a").value == want
+    # Scalars are handed out as they are (the same object each time: nothing to change).
+    assert r.get("secretsmanager:app/cfg:s") is r.get("secretsmanager:app/cfg:s")
+    assert r.stats.calls == {"secretsmanager:GetSecretValue": 1}
+    r.close()

@@ -10,7 +10,7 @@ from awsrefs._grammar import Ref, SecretRef, SSMRef
 from awsrefs.backends._base import _NOT_JSON, Fetched, Miss
 from awsrefs.errors import FailureKind
 
-__all__ = ["NO_VALUE", "extract", "extractor"]
+__all__ = ["NO_VALUE", "detached", "extract", "extractor"]
 
 NO_VALUE: Any = object()  # what an extractor gives when the fetched item lacks the key
 
@@ -40,20 +40,36 @@ def extract(ref: Ref, result: Entry | Miss) -> Any:
             FailureKind.NO_SUCH_KEY,
             f"secret {ref.secret_id!r} has no JSON key {ref.key!r} (keys: {shown or 'none'})",
         )
-    return data[ref.key]
+    return detached(data[ref.key])
+
+
+def detached(value: Any) -> Any:
+    """``value``, or a deep copy when it is a JSON object or array.
+
+    A secret is parsed once per fetch and every reader of one of its keys reads that parse:
+    a caller changing the dict it got would change what every later read returns. Text,
+    numbers, booleans and None cannot be changed, so they are handed out as they are.
+    """
+    kind = type(value)
+    if kind is dict:
+        return {key: detached(item) for key, item in value.items()}
+    if kind is list:
+        return [detached(item) for item in value]
+    return value
 
 
 def extractor(ref: Ref) -> Callable[[Fetched], Any]:
     """A quick reader of ``ref``'s value from a fetched item (``NO_VALUE`` when absent).
 
-    For the cached :meth:`~awsrefs.Resolver.get`: no error text, only the value or not.
+    For the cached :meth:`~awsrefs.Resolver.get`: no error text, only the value or not. A JSON
+    object or array comes back as a new copy on every call (see :func:`detached`).
     """
     if isinstance(ref, SecretRef) and ref.key is not None:
         wanted = ref.key
 
         def json_key(fetched: Fetched) -> Any:
             data = fetched.json()
-            return data.get(wanted, NO_VALUE) if isinstance(data, dict) else NO_VALUE
+            return detached(data.get(wanted, NO_VALUE)) if isinstance(data, dict) else NO_VALUE
 
         return json_key
     return _whole_value

@@ -143,6 +143,7 @@ class Resolver:
         Returns:
             The resolved copy. A missing ``optional:`` reference removes its mapping key or
             list item (a bare optional string becomes None); in a template it is empty text.
+            JSON objects and arrays from secrets are copies, not the cache's own.
 
         Raises:
             ResolutionError: Listing every reference that failed, and every place where a
@@ -186,6 +187,9 @@ class Resolver:
     def get(self, reference: str | Ref | Template, default: Any = _MISSING) -> Any:
         """Return the value of one reference, from the cache when fresh.
 
+        A JSON object or array (a secret's key holding one) is a new copy on every call:
+        changing it changes nothing cached.
+
         Args:
             reference: Reference text (``"ssm:/a/b"``), a template, or a parsed reference.
                 Plain text that is not a reference is returned unchanged.
@@ -209,7 +213,9 @@ class Resolver:
                     return fast[3]
                 value = fast[1](entry.fetched)
                 if value is not NO_VALUE:
-                    self._fast.data[reference] = (fast[0], fast[1], entry, value)
+                    if type(value) is not dict and type(value) is not list:
+                        # Kept for the next read; a JSON object or array is copied per read.
+                        self._fast.data[reference] = (fast[0], fast[1], entry, value)
                     self._stats.fast_hit()
                     return value
             fast = entry = value = None  # no value stays in this frame if _get fails
