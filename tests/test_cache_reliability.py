@@ -5,13 +5,15 @@ All through the real path: Resolver -> boto3 over HTTP -> FaultProxy -> moto ser
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable
 
 import pytest
 
-from awsrefs import FailureKind, ResolutionError, Resolver
+import awsrefs
+from awsrefs import FailureKind, RefSyntaxError, ResolutionError, Resolver, SecretRef, SSMRef
 from tests.support.proxy import FaultProxy, ProxyRequest
 
 THREADS = 8
@@ -149,3 +151,67 @@ def test_json_objects_from_the_cache_are_copies_for_get_resolve_and_lookup(aws):
     assert r.get("secretsmanager:app/cfg:s") is r.get("secretsmanager:app/cfg:s")
     assert r.stats.calls == {"secretsmanager:GetSecretValue": 1}
     r.close()
+
+
+# -- item 13: bad input is one of our errors, naming what to fix ------------------------------
+
+
+def test_a_bad_endpoint_url_in_the_environment_is_a_resolution_error_naming_the_variable(
+    aws, monkeypatch
+):
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "not a url")
+    r = Resolver(region_name=aws.region)
+    with pytest.raises(ResolutionError) as caught:
+        r.resolve({"A": "ssm:/app/a", "B": "secretsmanager:app/b"})
+    assert {f.kind for f in caught.value.failures} == {FailureKind.CONFIGURATION}
+    assert "set by the environment variable AWS_ENDPOINT_URL is not a valid URL" in str(
+        caught.value
+    )
+    monkeypatch.setenv("AWS_ENDPOINT_URL_SSM", "also not a url")
+    with pytest.raises(ResolutionError) as caught:
+        Resolver(region_name=aws.region).get("ssm:/app/a")
+    assert "the environment variable AWS_ENDPOINT_URL_SSM" in str(caught.value)
+    with pytest.raises(ValueError, match="endpoint_url must be an http:// or https:// URL"):
+        Resolver(endpoint_url="not a url")
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: SecretRef("arn:x"),
+        lambda: SecretRef(""),
+        lambda: SecretRef("a b"),
+        lambda: SecretRef("app/db:password"),  # the key belongs in key=
+        lambda: SecretRef("app/db", key="k", stage="AWS PENDING"),
+        lambda: SSMRef("arn:x"),
+        lambda: SSMRef(""),
+        lambda: SSMRef("/a", selector="not:one"),
+    ],
+)
+def test_constructing_a_malformed_reference_raises_ref_syntax_error(build):
+    with pytest.raises(RefSyntaxError) as caught:
+        build()
+    assert isinstance(caught.value, ValueError)
+
+
+def test_well_formed_references_construct_as_before():
+    arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/db"
+    ref = SecretRef(arn, key="password", stage="AWSPENDING")
+    assert (ref.region, ref.account) == ("eu-west-1", "123456789012")
+    assert awsrefs.parse(str(ref)) == ref
+    assert SSMRef("/a/b", selector="3", optional=True) == awsrefs.parse("optional:ssm:/a/b:3")
+
+
+@pytest.mark.parametrize(
+    ("argument", "value"),
+    [
+        ("ttl", math.nan),
+        ("ttl", -1.0),
+        ("retry_budget", math.nan),
+        ("retry_budget", math.inf),
+        ("retry_budget", -0.5),
+    ],
+)
+def test_meaningless_ttl_and_retry_budget_are_refused_naming_the_argument(argument, value):
+    with pytest.raises(ValueError, match=f"^{argument} must be"):
+        Resolver(region_name="us-east-1", **{argument: value})

@@ -48,8 +48,8 @@ class Cache(Generic[Key]):
     """
 
     def __init__(self, ttl: float) -> None:
-        if ttl < 0:
-            raise ValueError(f"ttl must be >= 0 seconds, got {ttl!r}")
+        if not ttl >= 0:  # also refuses nan, which every comparison would take as "expired"
+            raise ValueError(f"ttl must be >= 0 seconds (inf: never expire), got {ttl!r}")
         self.ttl = ttl
         self.entries: dict[Key, Entry] = {}
         self.missing: dict[Key, tuple[Miss, float]] = {}

@@ -8,6 +8,7 @@ retry budget when nothing is cached to fall back on, and puts each outcome in th
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
@@ -41,8 +42,8 @@ class Fetcher:
     def __init__(
         self, cache: Cache[ItemKey], stats: Stats, retry_budget: float, max_workers: int
     ) -> None:
-        if retry_budget < 0:
-            raise ValueError(f"retry_budget must be >= 0 seconds, got {retry_budget!r}")
+        if not 0 <= retry_budget < math.inf:  # nan and inf would retry forever
+            raise ValueError(f"retry_budget must be >= 0 seconds and finite, got {retry_budget!r}")
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
         self.cache = cache

@@ -6,6 +6,7 @@ of one reference (name or ARN, selector, key, stage, version id).
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -36,6 +37,50 @@ _ESCAPABLE = (SSM_PREFIX, SECRETS_MANAGER_PREFIX, OPTIONAL_PREFIX, LITERAL_PREFI
 _TEMPLATE_OPENERS = tuple("${" + p for p in (*_REF_PREFIXES, OPTIONAL_PREFIX))
 
 
+# Set while the parser builds a reference from text it has just checked; a reference built
+# any other way (SecretRef("arn:x")) is checked by reading its text back (see _check_fields).
+_parsed = threading.local()
+
+
+def _check_fields(ref: SSMRef | SecretRef) -> None:
+    """Raise RefSyntaxError unless ``ref``'s text parses back into the same reference."""
+    if getattr(_parsed, "on", False):
+        return
+    text = str(ref)
+    _parsed.on = True
+    try:
+        back = parse(text)  # a malformed part raises here, pointing at its first bad character
+    finally:
+        _parsed.on = False
+    if back == ref:
+        return
+    # The text is valid but reads as another reference: a field holds more than its own part.
+    names = ("name", "selector") if isinstance(ref, SSMRef) else _SECRET_FIELDS
+    for name in names:
+        given, read = getattr(ref, name), getattr(back, name, None)
+        if given != read:
+            shown = given if isinstance(given, str) else ""
+            same = len(_common_prefix(shown, read if isinstance(read, str) else ""))
+            where = text.find(shown) if shown else -1
+            raise RefSyntaxError(
+                text,
+                where + same if where >= 0 else 0,
+                f"{type(ref).__name__}({name}=...) to hold text of its own part only "
+                "(':' separates the parts of a reference)",
+            )
+    raise RefSyntaxError(text, 0, f"a {type(ref).__name__} that reads back as itself")
+
+
+_SECRET_FIELDS = ("secret_id", "key", "stage", "version_id")
+
+
+def _common_prefix(a: str, b: str) -> str:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return a[:n]
+
+
 def _set_arn_fields(ref: Any, identifier: str) -> None:
     """Fill a frozen reference's derived ``region`` and ``account`` from an ARN identifier."""
     if identifier.startswith("arn:"):
@@ -63,6 +108,7 @@ class SSMRef:
     account: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         _set_arn_fields(self, self.name)
 
     @property
@@ -97,6 +143,7 @@ class SecretRef:
     account: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         _set_arn_fields(self, self.secret_id)
 
     @property
@@ -321,8 +368,12 @@ def _parse_ref(
 ) -> SSMRef | SecretRef:
     """The reference ``ssm:...`` or ``secretsmanager:...`` at text[start:end]."""
     s = Scanner(text, start, end, whole, offset)
-    if text.startswith(SSM_PREFIX, start):
-        s.i += len(SSM_PREFIX)
-        return SSMRef(*scan_ssm(s), optional)
-    s.i += len(SECRETS_MANAGER_PREFIX)
-    return SecretRef(*scan_secret(s), optional)
+    ssm = text.startswith(SSM_PREFIX, start)
+    s.i += len(SSM_PREFIX) if ssm else len(SECRETS_MANAGER_PREFIX)
+    was, _parsed.on = getattr(_parsed, "on", False), True  # scanned: valid by construction
+    try:
+        if ssm:
+            return SSMRef(*scan_ssm(s), optional)
+        return SecretRef(*scan_secret(s), optional)
+    finally:
+        _parsed.on = was

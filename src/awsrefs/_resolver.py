@@ -74,8 +74,9 @@ class Resolver:
 
     Raises:
         TypeError: ``backend=`` together with an AWS client option.
-        ValueError: A negative ``ttl`` or ``retry_budget``, ``max_workers`` below 1, or an
-            ``AWSREFS_BACKEND`` that cannot serve the options given.
+        ValueError: A negative or NaN ``ttl``, a ``retry_budget`` that is negative, NaN or
+            infinite, ``max_workers`` below 1, an ``endpoint_url`` that is not an http(s)
+            URL, or an ``AWSREFS_BACKEND`` that cannot serve the options given.
     """
 
     def __init__(

@@ -63,6 +63,11 @@ class AwsBackend:
         max_pool_connections: int = 16,
         stats: Stats | None = None,
     ) -> None:
+        if endpoint_url is not None and not _is_http_url(endpoint_url):
+            raise ValueError(
+                f"endpoint_url must be an http:// or https:// URL such as "
+                f"https://ssm.eu-west-1.amazonaws.com, got {_shown_url(endpoint_url)}"
+            )
         self._session = session
         self._region_name = region_name
         self.endpoint_url = endpoint_url
@@ -168,6 +173,9 @@ class AwsBackend:
         self.stats.add_call(f"{service}:{operation}")
         try:
             client = self._client(service, region)
+        except ValueError:  # botocore: "Invalid endpoint" from the environment or config
+            return self._bad_endpoint(service)
+        try:
             method = getattr(client, _snake(operation))
             with awsrefs_call():  # botocore's DEBUG records of this call carry values
                 return method(**kwargs)
@@ -185,6 +193,22 @@ class AwsBackend:
             )
         except BotoCoreError as error:
             return botocore_error(error, service, region, self._max_attempts)
+
+    def _bad_endpoint(self, service: str) -> Miss:
+        """Say which setting holds the endpoint URL botocore refused, and what to do."""
+        variable = _ENDPOINT_VARIABLES[service]
+        if os.environ.get(variable):
+            source = f"the environment variable {variable}"
+        elif os.environ.get("AWS_ENDPOINT_URL"):
+            source = "the environment variable AWS_ENDPOINT_URL"
+        else:
+            source = "endpoint_url in the AWS config file (the profile or its services section)"
+        return Miss(
+            FailureKind.CONFIGURATION,
+            f"the {service} endpoint URL set by {source} is not a valid URL: set it to an "
+            "http:// or https:// URL (such as https://ssm.eu-west-1.amazonaws.com), or unset it "
+            "to call AWS",
+        )
 
     def get_parameters(self, region: str | None, names: Sequence[str]) -> dict[str, Outcome]:
         """GetParameters with decryption; unknown names come back as not found.
@@ -337,6 +361,32 @@ class AwsBackend:
         if isinstance(response, Miss):
             return with_resource(response, "secretsmanager", region, [secret_id])
         return _secret_fetched(response)
+
+
+# Service-specific endpoint variables, which win over AWS_ENDPOINT_URL.
+_ENDPOINT_VARIABLES = {
+    "ssm": "AWS_ENDPOINT_URL_SSM",
+    "secretsmanager": "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+}
+
+
+def _is_http_url(url: object) -> bool:
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _shown_url(url: object) -> str:
+    # A URL may carry credentials (https://user:password@proxy): never shown then.
+    text = repr(url)
+    return text if len(text) <= 200 and "@" not in text else "a value not shown"
 
 
 def _snake(operation: str) -> str:
