@@ -6,6 +6,7 @@ All through the real path: Resolver -> boto3 over HTTP -> FaultProxy -> moto ser
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,7 @@ import pytest
 import awsrefs
 from awsrefs import FailureKind, RefSyntaxError, ResolutionError, Resolver, SecretRef, SSMRef
 from tests.support.proxy import FaultProxy, ProxyRequest
+from tests.support.unreachable import ClosingListener
 
 THREADS = 8
 READS_PER_THREAD = 40
@@ -215,3 +217,68 @@ def test_well_formed_references_construct_as_before():
 def test_meaningless_ttl_and_retry_budget_are_refused_naming_the_argument(argument, value):
     with pytest.raises(ValueError, match=f"^{argument} must be"):
         Resolver(region_name="us-east-1", **{argument: value})
+
+
+# -- item 15: one retry budget per process for one outage, and honest counts ----------------------
+
+
+def _counts_said(text: str) -> tuple[int, int]:
+    """(attempts, calls) as a network failure's reason states them."""
+    found = re.search(r"after (\d+) attempts?(?: in (\d+) calls)?", text)
+    assert found, text
+    return int(found[1]), int(found[2] or 1)
+
+
+def test_two_passes_against_an_unreachable_endpoint_spend_one_budget_and_say_so(moto_server):
+    """moto_server only for its fake credentials; the endpoint is the closing listener."""
+    settings = {"HOST": "ssm:/app/db-host"}
+    options = {"region_name": "us-east-1", "max_attempts": 2, "retry_budget": 1.0}
+    with ClosingListener() as endpoint:
+        first = Resolver(endpoint_url=endpoint.url, **options)
+        with pytest.raises(ResolutionError) as caught:
+            first.resolve(settings)
+        first.close()
+        after_first = endpoint.connections
+        # Django imports its settings twice; a check command resolves again: new resolvers.
+        second = Resolver(endpoint_url=endpoint.url, **options)
+        with pytest.raises(ResolutionError) as again:
+            second.resolve(settings)
+        second.close()
+        after_second = endpoint.connections
+    (failure,) = caught.value.failures
+    assert failure.kind is FailureKind.NETWORK
+    attempts, calls = _counts_said(failure.reason)
+    # The message counts what really happened: every attempt is one connection.
+    assert attempts == after_first == first.stats.attempts["ssm:GetParameters"]
+    assert calls == first.stats.calls["ssm:GetParameters"] > 1  # the budget was spent
+    (fast,) = again.value.failures
+    assert fast.kind is FailureKind.NETWORK
+    assert _counts_said(fast.reason) == (1, 1)
+    assert "not retried: this process already spent its 1 s retry budget" in fast.reason
+    assert after_second - after_first == 1
+    assert second.stats.calls == {"ssm:GetParameters": 1}
+    assert second.stats.attempts == {"ssm:GetParameters": 1}
+
+
+def test_an_answer_ends_the_remembered_outage(aws):
+    aws.put_parameter("/app/x", "1")
+    with FaultProxy(aws.endpoint_url) as proxy:
+        proxy.configure(reset_rate=1.0)
+        # Long enough for retries after the first call, which also builds the client.
+        options = {"region_name": aws.region, "max_attempts": 1, "retry_budget": 2.0}
+        first = Resolver(endpoint_url=proxy.url, **options)
+        with pytest.raises(ResolutionError):
+            first.get("ssm:/app/x")
+        proxy.configure(reset_rate=0.0)
+        # One attempt only, but it is answered: the value, and full budgets again after it.
+        second = Resolver(endpoint_url=proxy.url, **options)
+        assert second.get("ssm:/app/x") == "1"
+        proxy.configure(reset_rate=1.0)
+        third = Resolver(endpoint_url=proxy.url, **options)
+        with pytest.raises(ResolutionError) as caught:
+            third.get("ssm:/app/other")
+        for r in (first, second, third):
+            r.close()
+    _, calls = _counts_said(caught.value.failures[0].reason)
+    assert calls == third.stats.calls["ssm:GetParameters"] > 1
+    assert "not retried" not in caught.value.failures[0].reason

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from awsrefs._cache import Cache, Entry
 from awsrefs._plan import Call, ItemKey, plan_calls
-from awsrefs._retry import retry_transient
+from awsrefs._retry import OUTAGES, ended_in_transit, one_attempt, retry_transient
 from awsrefs._stats import Stats, counting_into
 from awsrefs.backends._base import Backend, Fetched, Miss, Outcome
 from awsrefs.errors import Failure, FailureKind, ResolutionError
@@ -114,8 +114,16 @@ class Fetcher:
         # cached, a failed refresh serves the old value at once (stale-if-error).
         every_one_cached = all(k in self.cache.entries for k in mine)
         budget = 0.0 if every_one_cached else self._retry_budget
+        by_endpoint: dict[tuple[str, str | None], list[ItemKey]] = {}
+        for key in mine:
+            by_endpoint.setdefault((key.service, key.region), []).append(key)
+        calls = [
+            _bounded(call, _target(backend, service, region), budget, f"{service} in {region}")
+            for (service, region), keys in by_endpoint.items()
+            for call in plan_calls(backend, keys)
+        ]
         try:
-            outcomes = self._run(plan_calls(backend, mine), budget, count_here)
+            outcomes = self._run(calls, count_here)
         except BaseException as error:
             self.cache.abandon(mine, error)
             raise
@@ -128,10 +136,8 @@ class Fetcher:
             results[key] = result
         return results
 
-    def _run(self, calls: list[Call], budget: float, count_here: bool) -> dict[ItemKey, Outcome]:
-        """Run ``calls``, in parallel when there are several, retrying within ``budget``."""
-        if budget > 0:
-            calls = [_retrying(call, budget) for call in calls]
+    def _run(self, calls: list[Call], count_here: bool) -> dict[ItemKey, Outcome]:
+        """Run ``calls``, in parallel when there are several."""
         if count_here:
             calls = [_counted(call, self._stats) for call in calls]
         if len(calls) == 1:
@@ -163,10 +169,41 @@ class Fetcher:
         self._lock = threading.Lock()
         self._executor = None
         self.cache.after_fork()
+        OUTAGES.after_fork()
 
 
-def _retrying(call: Call, budget: float) -> Call:
-    return lambda: retry_transient(call, budget)
+def _target(backend: Backend, service: str, region: str | None) -> Hashable:
+    """What one retry budget is spent on: a service in a region through one endpoint."""
+    where = (getattr(backend, "endpoint_url", None), getattr(backend, "port", None))
+    return (type(backend).__name__, where, service, region)
+
+
+def _bounded(call: Call, target: Hashable, budget: float, where: str) -> Call:
+    """``call`` retried within ``budget``, or once with one attempt after a spent budget.
+
+    One budget per process for one outage (see :mod:`awsrefs._retry`).
+    """
+
+    def run() -> dict[ItemKey, Outcome]:
+        spent = OUTAGES.spent(target)
+        if spent is None:
+            out = retry_transient(call, budget)
+            if budget > 0 and ended_in_transit(out):
+                OUTAGES.record(target, budget)
+        else:
+            ago, spent_budget = spent
+            note = (
+                f"; not retried: this process already spent its {spent_budget:g} s retry "
+                f"budget failing to reach {where} {ago:.0f} s ago, so calls there make one "
+                f"attempt until it answers or {OUTAGES.window:g} s have passed"
+            )
+            with one_attempt():
+                out = retry_transient(call, 0.0, note=note)
+        if ended_in_transit(out) is False:
+            OUTAGES.clear(target)
+        return out
+
+    return run
 
 
 def _counted(call: Call, stats: Stats) -> Call:
