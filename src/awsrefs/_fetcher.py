@@ -118,7 +118,7 @@ class Fetcher:
         for key in mine:
             by_endpoint.setdefault((key.service, key.region), []).append(key)
         calls = [
-            _bounded(call, _target(backend, service, region), budget, f"{service} in {region}")
+            _bounded(call, _target(backend, service, region), budget, _where(service, region))
             for (service, region), keys in by_endpoint.items()
             for call in plan_calls(backend, keys)
         ]
@@ -178,6 +178,10 @@ def _target(backend: Backend, service: str, region: str | None) -> Hashable:
     return (type(backend).__name__, where, service, region)
 
 
+def _where(service: str, region: str | None) -> str:
+    return f"{service} in {region or 'the default region'}"
+
+
 def _bounded(call: Call, target: Hashable, budget: float, where: str) -> Call:
     """``call`` retried within ``budget``, or once with one attempt after a spent budget.
 
@@ -188,14 +192,15 @@ def _bounded(call: Call, target: Hashable, budget: float, where: str) -> Call:
         spent = OUTAGES.spent(target)
         if spent is None:
             out = retry_transient(call, budget)
-            if budget > 0 and ended_in_transit(out):
+            if ended_in_transit(out):  # every attempt and retry failed: the budget is spent
                 OUTAGES.record(target, budget)
         else:
             ago, spent_budget = spent
             note = (
-                f"; not retried: this process already spent its {spent_budget:g} s retry "
-                f"budget failing to reach {where} {ago:.0f} s ago, so calls there make one "
-                f"attempt until it answers or {OUTAGES.window:g} s have passed"
+                f"; not retried: calls to {where} already failed in transit in this process "
+                f"{ago:.0f} s ago after all their attempts and a {spent_budget:g} s retry "
+                f"budget, so for {OUTAGES.window:g} s calls there make one attempt (an "
+                "answer ends this at once)"
             )
             with one_attempt():
                 out = retry_transient(call, 0.0, note=note)
