@@ -64,7 +64,9 @@ class Resolver:
             (after its ``max_attempts``) is made again, with full-jitter backoff, when
             nothing is cached to fall back on. With AWS down a resolution fails after at
             most ``retry_budget`` plus one call's worst case, ``max_attempts`` times
-            (``connect_timeout`` + ``read_timeout``) plus about 7 s of backoff.
+            (``connect_timeout`` + ``read_timeout``) plus about 7 s of backoff. One budget
+            per process: for 60 s after calls to an endpoint failed in transit through a
+            whole budget, every resolver calls there once with one attempt, until it answers.
         backend: The store to read from: an :class:`~awsrefs.backends.aws.AwsBackend`,
             :class:`~awsrefs.backends.agent.AgentBackend` or
             :class:`~awsrefs.backends.static.StaticBackend`. Its calls are counted in
