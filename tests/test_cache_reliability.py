@@ -196,6 +196,13 @@ def test_constructing_a_malformed_reference_raises_ref_syntax_error(build):
     assert isinstance(caught.value, ValueError)
 
 
+def test_constructing_a_reference_from_something_else_than_text_is_a_type_error():
+    with pytest.raises(TypeError, match=r"SSMRef\(name=\.\.\.\) takes text \(str\), not int"):
+        SSMRef(5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="not bytes"):
+        SecretRef("app/db", key=b"k")  # type: ignore[arg-type]
+
+
 def test_well_formed_references_construct_as_before():
     arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:app/db"
     ref = SecretRef(arn, key="password", stage="AWSPENDING")

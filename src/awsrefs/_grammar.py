@@ -46,6 +46,13 @@ def _check_fields(ref: SSMRef | SecretRef) -> None:
     """Raise RefSyntaxError unless ``ref``'s text parses back into the same reference."""
     if getattr(_parsed, "on", False):
         return
+    names = ("name", "selector") if isinstance(ref, SSMRef) else _SECRET_FIELDS
+    for name in names:
+        given = getattr(ref, name)
+        if not isinstance(given, str) and (given is not None or name in ("name", "secret_id")):
+            raise TypeError(
+                f"{type(ref).__name__}({name}=...) takes text (str), not {type(given).__name__}"
+            )
     text = str(ref)
     _parsed.on = True
     try:
@@ -55,7 +62,6 @@ def _check_fields(ref: SSMRef | SecretRef) -> None:
     if back == ref:
         return
     # The text is valid but reads as another reference: a field holds more than its own part.
-    names = ("name", "selector") if isinstance(ref, SSMRef) else _SECRET_FIELDS
     for name in names:
         given, read = getattr(ref, name), getattr(back, name, None)
         if given != read:
