@@ -197,10 +197,9 @@ def _bounded(call: Call, target: Hashable, budget: float, where: str) -> Call:
         else:
             ago, spent_budget = spent
             note = (
-                f"; not retried: calls to {where} already failed in transit in this process "
-                f"{ago:.0f} s ago after all their attempts and a {spent_budget:g} s retry "
-                f"budget, so for {OUTAGES.window:g} s calls there make one attempt (an "
-                "answer ends this at once)"
+                f"; not retried: {where} already failed in transit through a {spent_budget:g} s "
+                f"retry budget {ago:.0f} s ago in this process (one attempt per call for "
+                f"{OUTAGES.window:g} s, or until it answers)"
             )
             with one_attempt():
                 out = retry_transient(call, 0.0, note=note)
