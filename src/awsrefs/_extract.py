@@ -50,12 +50,25 @@ def detached(value: Any) -> Any:
     a caller changing the dict it got would change what every later read returns. Text,
     numbers, booleans and None cannot be changed, so they are handed out as they are.
     """
-    kind = type(value)
-    if kind is dict:
-        return {key: detached(item) for key, item in value.items()}
-    if kind is list:
-        return [detached(item) for item in value]
-    return value
+    if type(value) is not dict and type(value) is not list:
+        return value
+    # A loop, not recursion: a secret nested as deep as json.loads allows copies too.
+    root: Any = {} if type(value) is dict else []
+    stack = [(value, root)]
+    while stack:
+        source, copy = stack.pop()
+        pairs = source.items() if type(source) is dict else enumerate(source)
+        for key, item in pairs:
+            kind = type(item)
+            if kind is dict or kind is list:
+                new: Any = {} if kind is dict else []
+                stack.append((item, new))
+                item = new
+            if type(copy) is dict:
+                copy[key] = item
+            else:
+                copy.append(item)
+    return root
 
 
 def extractor(ref: Ref) -> Callable[[Fetched], Any]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 import threading
-from collections.abc import Callable, Hashable, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from awsrefs._cache import Cache, Entry
@@ -72,6 +73,7 @@ class Fetcher:
             force: Fetch even what is fresh in the cache.
             newer_than: With ``force``, an entry fetched after this instant is fresh enough.
         """
+        asked = time.monotonic()
         results, mine, waiting = self.cache.claim(keys, force=force, newer_than=newer_than)
         self._stats.add_cache(hits=len(results), misses=len(mine) + len(waiting))
         try:
@@ -79,6 +81,8 @@ class Fetcher:
                 results.update(self._fetch_claimed(mine, backend, count_here))
             for key, future in waiting.items():
                 results[key] = future.result(timeout=_WAIT_SECONDS)
+            if waiting:  # a refresh that failed in transit handed out the value from before it
+                self._stats.add_cache(stale=_older(results, waiting, asked))
         except BaseException:
             del results  # values already at hand must not ride up the traceback
             raise
@@ -170,6 +174,10 @@ class Fetcher:
         self._executor = None
         self.cache.after_fork()
         OUTAGES.after_fork()
+
+
+def _older(results: dict[ItemKey, Entry | Miss], keys: Iterable[ItemKey], than: float) -> int:
+    return sum(1 for k in keys if isinstance(e := results[k], Entry) and e.fetched_at < than)
 
 
 def _target(backend: Backend, service: str, region: str | None) -> Hashable:
