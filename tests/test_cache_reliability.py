@@ -191,6 +191,8 @@ def test_a_bad_endpoint_url_in_the_environment_is_a_resolution_error_naming_the_
         lambda: SSMRef("arn:x"),
         lambda: SSMRef(""),
         lambda: SSMRef("/a", selector="not:one"),
+        lambda: SecretRef("app/db", key=""),
+        lambda: SecretRef("arn:aws:ssm:eu-west-1:123456789012:parameter/a"),  # wrong service
     ],
 )
 def test_constructing_a_malformed_reference_raises_ref_syntax_error(build):
@@ -212,6 +214,8 @@ def test_well_formed_references_construct_as_before():
     assert (ref.region, ref.account) == ("eu-west-1", "123456789012")
     assert awsrefs.parse(str(ref)) == ref
     assert SSMRef("/a/b", selector="3", optional=True) == awsrefs.parse("optional:ssm:/a/b:3")
+    # Names AWS makes itself (RDS-managed master secrets) construct; AWS judges characters.
+    assert SecretRef("rds!db-1b2c").secret_id == "rds!db-1b2c"
 
 
 @pytest.mark.parametrize(

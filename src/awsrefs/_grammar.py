@@ -6,6 +6,7 @@ of one reference (name or ARN, selector, key, stage, version id).
 
 from __future__ import annotations
 
+import re
 import threading
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
@@ -38,53 +39,68 @@ _TEMPLATE_OPENERS = tuple("${" + p for p in (*_REF_PREFIXES, OPTIONAL_PREFIX))
 
 
 # Set while the parser builds a reference from text it has just checked; a reference built
-# any other way (SecretRef("arn:x")) is checked by reading its text back (see _check_fields).
+# from fields (SecretRef("arn:x")) is checked by _check_fields instead.
 _parsed = threading.local()
+_ARNS = {
+    "ssm": re.compile(r"arn:(aws|aws-cn|aws-us-gov):ssm:[a-z0-9-]+:\d{12}:parameter/\S+"),
+    "secretsmanager": re.compile(
+        r"arn:(aws|aws-cn|aws-us-gov):secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+"
+    ),
+}
 
 
 def _check_fields(ref: SSMRef | SecretRef) -> None:
-    """Raise RefSyntaxError unless ``ref``'s text parses back into the same reference."""
+    """Check the shape of a reference built from fields; raise RefSyntaxError where it is wrong.
+
+    Only the shape: every field text, not empty, without white space, and a name with ':' only
+    as a whole ARN of the right service. AWS judges the characters of names (it makes some
+    itself that the text grammar does not take, such as RDS's ``rds!db-...`` secrets).
+    """
     if getattr(_parsed, "on", False):
         return
-    names = ("name", "selector") if isinstance(ref, SSMRef) else _SECRET_FIELDS
-    for name in names:
+    ssm = isinstance(ref, SSMRef)
+    cls = type(ref).__name__
+    names = ("name", "selector") if ssm else ("secret_id", "key", "stage", "version_id")
+    text = str(ref) if all(isinstance(getattr(ref, n), (str, type(None))) for n in names) else ""
+    start = text.index(":") + 1 if text else 0  # after "ssm:" or "secretsmanager:"
+    if text.startswith(OPTIONAL_PREFIX):
+        start = text.index(":", len(OPTIONAL_PREFIX)) + 1
+    for number, name in enumerate(names):
         given = getattr(ref, name)
-        if not isinstance(given, str) and (given is not None or name in ("name", "secret_id")):
-            raise TypeError(
-                f"{type(ref).__name__}({name}=...) takes text (str), not {type(given).__name__}"
+        if given is None and number > 0:
+            continue
+        if not isinstance(given, str):
+            raise TypeError(f"{cls}({name}=...) takes text (str), not {type(given).__name__}")
+        if number > 0:
+            start = text.index(given, start) if given else start
+        bad = _first_bad(given, arn=number == 0 and given.startswith("arn:"))
+        if not given:
+            raise RefSyntaxError(text, start, f"{cls}({name}=...) not empty (None leaves it out)")
+        if bad >= 0:
+            what = (
+                "':' (it separates the parts)"
+                if given[bad] == ":"
+                else "white space or control characters"
             )
-    text = str(ref)
-    _parsed.on = True
-    try:
-        back = parse(text)  # a malformed part raises here, pointing at its first bad character
-    finally:
-        _parsed.on = False
-    if back == ref:
-        return
-    # The text is valid but reads as another reference: a field holds more than its own part.
-    for name in names:
-        given, read = getattr(ref, name), getattr(back, name, None)
-        if given != read:
-            shown = given if isinstance(given, str) else ""
-            same = len(_common_prefix(shown, read if isinstance(read, str) else ""))
-            where = text.find(shown) if shown else -1
-            raise RefSyntaxError(
-                text,
-                where + same if where >= 0 else 0,
-                f"{type(ref).__name__}({name}=...) to hold text of its own part only "
-                "(':' separates the parts of a reference)",
-            )
-    raise RefSyntaxError(text, 0, f"a {type(ref).__name__} that reads back as itself")
+            raise RefSyntaxError(text, start + bad, f"{cls}({name}=...) without {what}")
+        if number == 0 and given.startswith("arn:"):
+            service = "ssm" if ssm else "secretsmanager"
+            if not _ARNS[service].fullmatch(given):
+                resource = "parameter/NAME" if ssm else "secret:NAME"
+                raise RefSyntaxError(
+                    text,
+                    start,
+                    f"an ARN such as arn:aws:{service}:REGION:ACCOUNT:{resource}",
+                )
+        start += len(given)
 
 
-_SECRET_FIELDS = ("secret_id", "key", "stage", "version_id")
-
-
-def _common_prefix(a: str, b: str) -> str:
-    n = 0
-    while n < min(len(a), len(b)) and a[n] == b[n]:
-        n += 1
-    return a[:n]
+def _first_bad(value: str, *, arn: bool) -> int:
+    """Index of the first white space or control character (or ':' outside an ARN), else -1."""
+    for i, char in enumerate(value):
+        if char.isspace() or ord(char) < 32 or 127 <= ord(char) < 160 or (char == ":" and not arn):
+            return i
+    return -1
 
 
 def _set_arn_fields(ref: Any, identifier: str) -> None:
