@@ -40,13 +40,16 @@ class Cache(Generic[Key]):
     """Thread-safe TTL cache with single-flight fetching and stale-if-error.
 
     ``claim`` hands each key to exactly one fetcher, so any number of threads asking for one
-    expired key cause one fetch; the others get the last value if there is one (stale while
-    revalidating), else wait on the fetcher's future.
+    expired key cause one fetch; the others wait on the fetcher's future. An expired value is
+    never handed out while its refresh is in flight: only when that refresh ends transiently
+    (throttling, network, 5xx) does it come back, to the fetcher and every waiter at once
+    (stale-if-error). Any other failure drops the entry, so no reader gets it after AWS said
+    no. Fresh entries are read without the lock (``entries`` is a plain dict).
     """
 
     def __init__(self, ttl: float) -> None:
-        if ttl < 0:
-            raise ValueError(f"ttl must be >= 0 seconds, got {ttl!r}")
+        if not ttl >= 0:  # also refuses nan, which every comparison would take as "expired"
+            raise ValueError(f"ttl must be >= 0 seconds (inf: never expire), got {ttl!r}")
         self.ttl = ttl
         self.entries: dict[Key, Entry] = {}
         self.missing: dict[Key, tuple[Miss, float]] = {}
@@ -75,11 +78,11 @@ class Cache(Generic[Key]):
                 future = self._inflight.get(key)
                 entry = self.entries.get(key)
                 if future is not None:
-                    if entry is not None and not force:
-                        # Stale-while-revalidate: one caller refreshes, the others keep the
-                        # last value instead of queueing behind a slow or failing call.
-                        fresh[key] = entry
+                    if entry is not None and not force and entry.expires_at > now:
+                        fresh[key] = entry  # still fresh: a forced refresh is in flight
                     else:
+                        # An expired value waits for its refresh: if AWS now says no
+                        # (access denied, deleted), nobody may get the old value.
                         waiting[key] = future
                     continue
                 if entry is not None:
@@ -100,7 +103,9 @@ class Cache(Generic[Key]):
         """Store what a fetch returned and wake the waiters; returns what callers should use.
 
         A transient failure with an older value cached keeps serving that value
-        (stale-if-error) and logs a warning naming the reference, never the value.
+        (stale-if-error) and logs a warning naming the reference, never the value. Any other
+        failure drops the cached value: it is an answer (denied, not found, invalid), and
+        serving the old value would hide it.
         """
         now = time.monotonic()
         result: Entry | Miss
@@ -126,10 +131,11 @@ class Cache(Generic[Key]):
                     )
                 else:
                     result = outcome
+                    if not outcome.transient:
+                        self.entries.pop(key, None)
                     if outcome.kind is FailureKind.NOT_FOUND:
                         ttl = min(self.ttl, NEGATIVE_TTL_SECONDS)
                         self.missing[key] = (outcome, now + ttl)
-                        self.entries.pop(key, None)
             future = self._inflight.pop(key, None)
         if future is not None:
             future.set_result(result)

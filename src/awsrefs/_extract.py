@@ -10,7 +10,7 @@ from awsrefs._grammar import Ref, SecretRef, SSMRef
 from awsrefs.backends._base import _NOT_JSON, Fetched, Miss
 from awsrefs.errors import FailureKind
 
-__all__ = ["NO_VALUE", "extract", "extractor"]
+__all__ = ["NO_VALUE", "detached", "extract", "extractor"]
 
 NO_VALUE: Any = object()  # what an extractor gives when the fetched item lacks the key
 
@@ -43,20 +43,49 @@ def extract(ref: Ref, result: Entry | Miss) -> Any:
             "are not shown here, to list them: aws secretsmanager get-secret-value "
             f"--secret-id '{ref.secret_id}' --query SecretString --output text | jq keys)",
         )
-    return data[ref.key]
+    return detached(data[ref.key])
+
+
+def detached(value: Any) -> Any:
+    """``value``, or a deep copy when it is a JSON object or array.
+
+    A secret is parsed once per fetch and every reader of one of its keys reads that parse:
+    a caller changing the dict it got would change what every later read returns. Text,
+    numbers, booleans and None cannot be changed, so they are handed out as they are.
+    """
+    if type(value) is not dict and type(value) is not list:
+        return value
+    # A loop, not recursion: a secret nested as deep as json.loads allows copies too.
+    root: Any = {} if type(value) is dict else []
+    stack = [(value, root)]
+    while stack:
+        source, copy = stack.pop()
+        pairs = source.items() if type(source) is dict else enumerate(source)
+        for key, item in pairs:
+            kind = type(item)
+            if kind is dict or kind is list:
+                new: Any = {} if kind is dict else []
+                stack.append((item, new))
+                item = new
+            if type(copy) is dict:
+                copy[key] = item
+            else:
+                copy.append(item)
+    return root
 
 
 def extractor(ref: Ref) -> Callable[[Fetched], Any]:
     """A quick reader of ``ref``'s value from a fetched item (``NO_VALUE`` when absent).
 
-    For the cached :meth:`~awsrefs.Resolver.get`: no error text, only the value or not.
+    For the cached :meth:`~awsrefs.Resolver.get`: no error text, only the value or not. A JSON
+    object or array comes back as a new copy on every call (see :func:`detached`).
     """
     if isinstance(ref, SecretRef) and ref.key is not None:
         wanted = ref.key
 
         def json_key(fetched: Fetched) -> Any:
             data = fetched.json()
-            return data.get(wanted, NO_VALUE) if isinstance(data, dict) else NO_VALUE
+            return detached(data.get(wanted, NO_VALUE)) if isinstance(data, dict) else NO_VALUE
 
         return json_key
     return _whole_value

@@ -8,13 +8,15 @@ retry budget when nothing is cached to fall back on, and puts each outcome in th
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from awsrefs._cache import Cache, Entry
 from awsrefs._plan import Call, ItemKey, plan_calls
-from awsrefs._retry import retry_transient
+from awsrefs._retry import OUTAGES, ended_in_transit, one_attempt, retry_transient
 from awsrefs._stats import Stats, counting_into
 from awsrefs.backends._base import Backend, Fetched, Miss, Outcome
 from awsrefs.errors import Failure, FailureKind, ResolutionError
@@ -41,8 +43,8 @@ class Fetcher:
     def __init__(
         self, cache: Cache[ItemKey], stats: Stats, retry_budget: float, max_workers: int
     ) -> None:
-        if retry_budget < 0:
-            raise ValueError(f"retry_budget must be >= 0 seconds, got {retry_budget!r}")
+        if not 0 <= retry_budget < math.inf:  # nan and inf would retry forever
+            raise ValueError(f"retry_budget must be >= 0 seconds and finite, got {retry_budget!r}")
         if max_workers < 1:
             raise ValueError(f"max_workers must be >= 1, got {max_workers!r}")
         self.cache = cache
@@ -71,6 +73,7 @@ class Fetcher:
             force: Fetch even what is fresh in the cache.
             newer_than: With ``force``, an entry fetched after this instant is fresh enough.
         """
+        asked = time.monotonic()
         results, mine, waiting = self.cache.claim(keys, force=force, newer_than=newer_than)
         self._stats.add_cache(hits=len(results), misses=len(mine) + len(waiting))
         try:
@@ -78,6 +81,8 @@ class Fetcher:
                 results.update(self._fetch_claimed(mine, backend, count_here))
             for key, future in waiting.items():
                 results[key] = future.result(timeout=_WAIT_SECONDS)
+            if waiting:  # a refresh that failed in transit handed out the value from before it
+                self._stats.add_cache(stale=_older(results, waiting, asked))
         except BaseException:
             del results  # values already at hand must not ride up the traceback
             raise
@@ -113,8 +118,16 @@ class Fetcher:
         # cached, a failed refresh serves the old value at once (stale-if-error).
         every_one_cached = all(k in self.cache.entries for k in mine)
         budget = 0.0 if every_one_cached else self._retry_budget
+        by_endpoint: dict[tuple[str, str | None], list[ItemKey]] = {}
+        for key in mine:
+            by_endpoint.setdefault((key.service, key.region), []).append(key)
+        calls = [
+            _bounded(call, _target(backend, service, region), budget, _where(service, region))
+            for (service, region), keys in by_endpoint.items()
+            for call in plan_calls(backend, keys)
+        ]
         try:
-            outcomes = self._run(plan_calls(backend, mine), budget, count_here)
+            outcomes = self._run(calls, count_here)
         except BaseException as error:
             self.cache.abandon(mine, error)
             raise
@@ -127,10 +140,8 @@ class Fetcher:
             results[key] = result
         return results
 
-    def _run(self, calls: list[Call], budget: float, count_here: bool) -> dict[ItemKey, Outcome]:
-        """Run ``calls``, in parallel when there are several, retrying within ``budget``."""
-        if budget > 0:
-            calls = [_retrying(call, budget) for call in calls]
+    def _run(self, calls: list[Call], count_here: bool) -> dict[ItemKey, Outcome]:
+        """Run ``calls``, in parallel when there are several."""
         if count_here:
             calls = [_counted(call, self._stats) for call in calls]
         if len(calls) == 1:
@@ -162,10 +173,49 @@ class Fetcher:
         self._lock = threading.Lock()
         self._executor = None
         self.cache.after_fork()
+        OUTAGES.after_fork()
 
 
-def _retrying(call: Call, budget: float) -> Call:
-    return lambda: retry_transient(call, budget)
+def _older(results: dict[ItemKey, Entry | Miss], keys: Iterable[ItemKey], than: float) -> int:
+    return sum(1 for k in keys if isinstance(e := results[k], Entry) and e.fetched_at < than)
+
+
+def _target(backend: Backend, service: str, region: str | None) -> Hashable:
+    """What one retry budget is spent on: a service in a region through one endpoint."""
+    where = (getattr(backend, "endpoint_url", None), getattr(backend, "port", None))
+    return (type(backend).__name__, where, service, region)
+
+
+def _where(service: str, region: str | None) -> str:
+    return f"{service} in {region or 'the default region'}"
+
+
+def _bounded(call: Call, target: Hashable, budget: float, where: str) -> Call:
+    """``call`` retried within ``budget``, or once with one attempt after a spent budget.
+
+    One budget per process for one outage (see :mod:`awsrefs._retry`).
+    """
+
+    def run() -> dict[ItemKey, Outcome]:
+        spent = OUTAGES.spent(target)
+        if spent is None:
+            out = retry_transient(call, budget)
+            if ended_in_transit(out):  # every attempt and retry failed: the budget is spent
+                OUTAGES.record(target, budget)
+        else:
+            ago, spent_budget = spent
+            note = (
+                f"; not retried: {where} already failed in transit through a {spent_budget:g} s "
+                f"retry budget {ago:.0f} s ago in this process (one attempt per call for "
+                f"{OUTAGES.window:g} s, or until it answers)"
+            )
+            with one_attempt():
+                out = retry_transient(call, 0.0, note=note)
+        if ended_in_transit(out) is False:
+            OUTAGES.clear(target)
+        return out
+
+    return run
 
 
 def _counted(call: Call, stats: Stats) -> Call:

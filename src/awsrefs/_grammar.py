@@ -11,6 +11,7 @@ white space that no other look reads), never the rest of the string.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any, TypeAlias
 
@@ -55,6 +56,71 @@ _SECRET_BODY_START = frozenset(
 )
 
 
+# Set while the parser builds a reference from text it has just checked; a reference built
+# from fields (SecretRef("arn:x")) is checked by _check_fields instead.
+_parsed = threading.local()
+_ARNS = {
+    "ssm": re.compile(r"arn:(aws|aws-cn|aws-us-gov):ssm:[a-z0-9-]+:\d{12}:parameter/\S+"),
+    "secretsmanager": re.compile(
+        r"arn:(aws|aws-cn|aws-us-gov):secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+"
+    ),
+}
+
+
+def _check_fields(ref: SSMRef | SecretRef) -> None:
+    """Check the shape of a reference built from fields; raise RefSyntaxError where it is wrong.
+
+    Only the shape: every field text, not empty, without white space, and a name with ':' only
+    as a whole ARN of the right service. AWS judges the characters of names (it makes some
+    itself that the text grammar does not take, such as RDS's ``rds!db-...`` secrets).
+    """
+    if getattr(_parsed, "on", False):
+        return
+    ssm = isinstance(ref, SSMRef)
+    cls = type(ref).__name__
+    names = ("name", "selector") if ssm else ("secret_id", "key", "stage", "version_id")
+    text = str(ref) if all(isinstance(getattr(ref, n), (str, type(None))) for n in names) else ""
+    start = text.index(":") + 1 if text else 0  # after "ssm:" or "secretsmanager:"
+    if text.startswith(OPTIONAL_PREFIX):
+        start = text.index(":", len(OPTIONAL_PREFIX)) + 1
+    for number, name in enumerate(names):
+        given = getattr(ref, name)
+        if given is None and number > 0:
+            continue
+        if not isinstance(given, str):
+            raise TypeError(f"{cls}({name}=...) takes text (str), not {type(given).__name__}")
+        if number > 0:
+            start = text.index(given, start) if given else start
+        bad = _first_bad(given, arn=number == 0 and given.startswith("arn:"))
+        if not given:
+            raise RefSyntaxError(text, start, f"{cls}({name}=...) not empty (None leaves it out)")
+        if bad >= 0:
+            what = (
+                "':' (it separates the parts)"
+                if given[bad] == ":"
+                else "white space or control characters"
+            )
+            raise RefSyntaxError(text, start + bad, f"{cls}({name}=...) without {what}")
+        if number == 0 and given.startswith("arn:"):
+            service = "ssm" if ssm else "secretsmanager"
+            if not _ARNS[service].fullmatch(given):
+                resource = "parameter/NAME" if ssm else "secret:NAME"
+                raise RefSyntaxError(
+                    text,
+                    start,
+                    f"an ARN such as arn:aws:{service}:REGION:ACCOUNT:{resource}",
+                )
+        start += len(given)
+
+
+def _first_bad(value: str, *, arn: bool) -> int:
+    """Index of the first white space or control character (or ':' outside an ARN), else -1."""
+    for i, char in enumerate(value):
+        if char.isspace() or ord(char) < 32 or 127 <= ord(char) < 160 or (char == ":" and not arn):
+            return i
+    return -1
+
+
 def _set_arn_fields(ref: Any, identifier: str) -> None:
     """Fill a frozen reference's derived ``region`` and ``account`` from an ARN identifier."""
     if identifier.startswith("arn:"):
@@ -82,6 +148,7 @@ class SSMRef:
     account: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         _set_arn_fields(self, self.name)
 
     @property
@@ -116,6 +183,7 @@ class SecretRef:
     account: str | None = field(default=None, init=False, compare=False, repr=False)
 
     def __post_init__(self) -> None:
+        _check_fields(self)
         _set_arn_fields(self, self.secret_id)
 
     @property
@@ -567,8 +635,12 @@ def _parse_ref(
 ) -> SSMRef | SecretRef:
     """The reference ``ssm:...`` or ``secretsmanager:...`` at text[start:end]."""
     s = Scanner(text, start, end, whole, offset)
-    if text.startswith(SSM_PREFIX, start):
-        s.i += len(SSM_PREFIX)
-        return SSMRef(*scan_ssm(s), optional)
-    s.i += len(SECRETS_MANAGER_PREFIX)
-    return SecretRef(*scan_secret(s), optional)
+    ssm = text.startswith(SSM_PREFIX, start)
+    s.i += len(SSM_PREFIX) if ssm else len(SECRETS_MANAGER_PREFIX)
+    was, _parsed.on = getattr(_parsed, "on", False), True  # scanned: valid by construction
+    try:
+        if ssm:
+            return SSMRef(*scan_ssm(s), optional)
+        return SecretRef(*scan_secret(s), optional)
+    finally:
+        _parsed.on = was

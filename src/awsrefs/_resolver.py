@@ -64,7 +64,9 @@ class Resolver:
             (after its ``max_attempts``) is made again, with full-jitter backoff, when
             nothing is cached to fall back on. With AWS down a resolution fails after at
             most ``retry_budget`` plus one call's worst case, ``max_attempts`` times
-            (``connect_timeout`` + ``read_timeout``) plus about 7 s of backoff.
+            (``connect_timeout`` + ``read_timeout``) plus about 7 s of backoff. One budget
+            per process: for 60 s after calls to an endpoint failed in transit through a
+            whole budget, every resolver calls there once with one attempt, until it answers.
         backend: The store to read from: an :class:`~awsrefs.backends.aws.AwsBackend`,
             :class:`~awsrefs.backends.agent.AgentBackend` or
             :class:`~awsrefs.backends.static.StaticBackend`. Its calls are counted in
@@ -74,8 +76,9 @@ class Resolver:
 
     Raises:
         TypeError: ``backend=`` together with an AWS client option.
-        ValueError: A negative ``ttl`` or ``retry_budget``, ``max_workers`` below 1, or an
-            ``AWSREFS_BACKEND`` that cannot serve the options given.
+        ValueError: A negative or NaN ``ttl``, a ``retry_budget`` that is negative, NaN or
+            infinite, ``max_workers`` below 1, an ``endpoint_url`` that is not an http(s)
+            URL, or an ``AWSREFS_BACKEND`` that cannot serve the options given.
     """
 
     def __init__(
@@ -143,7 +146,8 @@ class Resolver:
         Returns:
             The resolved copy, each container of its own type. A missing ``optional:``
             reference removes its mapping key or list item, becomes None in a tuple (and as
-            a bare string); in a template it is empty text.
+            a bare string); in a template it is empty text. JSON objects and arrays from
+            secrets are copies, not the cache's own.
 
         Raises:
             ResolutionError: Listing every reference that failed, and every place where a
@@ -188,6 +192,9 @@ class Resolver:
     def get(self, reference: str | Ref | Template, default: Any = _MISSING) -> Any:
         """Return the value of one reference, from the cache when fresh.
 
+        A JSON object or array (a secret's key holding one) is a new copy on every call:
+        changing it changes nothing cached.
+
         Args:
             reference: Reference text (``"ssm:/a/b"``), a template, or a parsed reference.
                 Plain text that is not a reference is returned unchanged.
@@ -211,7 +218,9 @@ class Resolver:
                     return fast[3]
                 value = fast[1](entry.fetched)
                 if value is not NO_VALUE:
-                    self._fast.data[reference] = (fast[0], fast[1], entry, value)
+                    if type(value) is not dict and type(value) is not list:
+                        # Kept for the next read; a JSON object or array is copied per read.
+                        self._fast.data[reference] = (fast[0], fast[1], entry, value)
                     self._stats.fast_hit()
                     return value
             fast = entry = value = None  # no value stays in this frame if _get fails

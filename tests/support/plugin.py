@@ -9,4 +9,5 @@ pytest_plugins = [
     "tests.support.aws",
     "tests.support.databases",
     "tests.support.canary",
+    "tests.support.unreachable",
 ]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from awsrefs.errors import FailureKind
@@ -44,10 +44,18 @@ class Fetched:
 
 @dataclass(frozen=True)
 class Miss:
-    """Why a store could not return a value. ``reason`` never contains a value."""
+    """Why a store could not return a value. ``reason`` never contains a value.
+
+    Attributes:
+        kind: The class of failure.
+        reason: What went wrong and what to do.
+        attempts: HTTP requests the failed call made, when the backend knows (the resolver
+            adds them up over its retries and states the total in the reason).
+    """
 
     kind: FailureKind
     reason: str
+    attempts: int | None = field(default=None, compare=False)
 
     @property
     def transient(self) -> bool:

@@ -103,7 +103,6 @@ def classify_error(
     what: str,
     where: str,
     region: str | None,
-    attempts: int | None = None,
 ) -> Miss:
     """Classify one AWS error answer.
 
@@ -115,7 +114,6 @@ def classify_error(
         what: The item in words, such as ``secret 'app/db'`` or ``parameter '/a'``.
         where: Who answered, such as ``ssm in eu-west-1`` or ``the local agent``.
         region: The region asked, for "does not exist in ..." (None: the default region).
-        attempts: How many attempts were made, when known.
     """
     if code in THROTTLING_CODES or status == 429:
         return Miss(
@@ -125,9 +123,9 @@ def classify_error(
     if status >= 500 or code in SERVER_CODES:
         # AWS (or what is in between) failed, not the request: transient like a dropped
         # connection, so retried and served stale through.
+        # How many attempts were made is the resolver's to say (it retries).
         shown = f"HTTP {status}" if status else "a server error"
-        after = f" after {attempts} attempts" if attempts else ""
-        return Miss(FailureKind.NETWORK, f"{where} answered {shown} ({code or 'no code'}){after}")
+        return Miss(FailureKind.NETWORK, f"{where} answered {shown} ({code or 'no code'})")
     if code in CREDENTIAL_CODES or code.startswith("ExpiredToken"):
         return credentials_miss(f"AWS rejected the credentials ({code}) calling {where}")
     if code in DENIED_CODES or code == "KMSAccessDeniedException" or code == "DecryptionFailure":
@@ -221,7 +219,7 @@ def iam_action(service: str, operation: str) -> str:
     return f"{service}:{operation}"
 
 
-def botocore_error(error: Exception, service: str, region: str, attempts: int) -> Miss:
+def botocore_error(error: Exception, service: str, region: str) -> Miss:
     """What a botocore error raised before any AWS answer (credentials, region, network) means."""
     from botocore import exceptions as bce
 
@@ -244,6 +242,6 @@ def botocore_error(error: Exception, service: str, region: str, attempts: int) -
     if isinstance(error, (bce.ConnectionError, bce.HTTPClientError)):
         return Miss(
             FailureKind.NETWORK,
-            f"could not reach {service} in {region} after {attempts} attempts ({name})",
+            f"could not reach {service} in {region} ({name})",
         )
     return Miss(FailureKind.OTHER, f"{service} call failed ({name})")

@@ -9,9 +9,11 @@ import os
 import re
 import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, Literal
 
 from awsrefs._grammar import split_selector
+from awsrefs._retry import one_attempt_only
 from awsrefs._stats import Stats
 from awsrefs.backends._base import TRANSIENT, Fetched, Miss, Outcome
 from awsrefs.backends._classify import (
@@ -28,6 +30,8 @@ __all__ = ["AwsBackend"]
 
 # A whole-call failure that says nothing about one name: splitting the call would not help.
 _WHOLE_CALL = TRANSIENT | {FailureKind.CREDENTIALS, FailureKind.CONFIGURATION}
+# HTTP requests made by the call running in this thread (botocore sends them all from it).
+_sent = threading.local()
 
 
 class AwsBackend:
@@ -63,6 +67,11 @@ class AwsBackend:
         max_pool_connections: int = 16,
         stats: Stats | None = None,
     ) -> None:
+        if endpoint_url is not None and not _is_http_url(endpoint_url):
+            raise ValueError(
+                f"endpoint_url must be an http:// or https:// URL such as "
+                f"https://ssm.eu-west-1.amazonaws.com, got {_shown_url(endpoint_url)}"
+            )
         self._session = session
         self._region_name = region_name
         self.endpoint_url = endpoint_url
@@ -71,7 +80,7 @@ class AwsBackend:
         self._retry_mode = retry_mode
         self._pool = max_pool_connections
         self.stats = stats if stats is not None else Stats()
-        self._clients: dict[tuple[str, str], Any] = {}
+        self._clients: dict[tuple[str, str, int], Any] = {}
         self._batch_denied: set[str | None] = set()
         self._lock = threading.Lock()
 
@@ -99,25 +108,26 @@ class AwsBackend:
             region = session.region_name
         return region
 
-    def _client(self, service: str, region: str) -> Any:
-        client = self._clients.get((service, region))
+    def _client(self, service: str, region: str, attempts: int) -> Any:
+        key = (service, region, attempts)
+        client = self._clients.get(key)
         if client is not None:
             return client
         with self._lock:
-            client = self._clients.get((service, region))
+            client = self._clients.get(key)
             if client is None:
-                client = self._make_client(service, region)
-                self._clients[(service, region)] = client
+                client = self._make_client(service, region, attempts)
+                self._clients[key] = client
         return client
 
-    def _make_client(self, service: str, region: str) -> Any:
+    def _make_client(self, service: str, region: str, attempts: int) -> Any:
         from botocore.config import Config
 
         install_log_redaction()
         config = Config(
             connect_timeout=self._timeouts[0],
             read_timeout=self._timeouts[1],
-            retries={"mode": self._retry_mode, "total_max_attempts": self._max_attempts},
+            retries={"mode": self._retry_mode, "total_max_attempts": attempts},
             max_pool_connections=self._pool,
             user_agent_extra="awsrefs",
         )
@@ -128,6 +138,7 @@ class AwsBackend:
         def count_attempt(event_name: str = "", **_: Any) -> None:
             # event_name is "before-send.<service-id>.<Operation>"; one per HTTP attempt.
             self.stats.add_attempt(f"{service}:{event_name.rsplit('.', 1)[-1]}")
+            _sent.count = getattr(_sent, "count", 0) + 1
 
         client.meta.events.register("before-send", count_attempt)
         return client
@@ -166,14 +177,20 @@ class AwsBackend:
         from botocore.exceptions import BotoCoreError, ClientError
 
         self.stats.add_call(f"{service}:{operation}")
+        # One attempt while the resolver fails fast after a spent retry budget (see _retry).
+        attempts = 1 if one_attempt_only() else self._max_attempts
         try:
-            client = self._client(service, region)
+            client = self._client(service, region, attempts)
+        except ValueError:  # botocore: "Invalid endpoint" from the environment or config
+            return self._bad_endpoint(service)
+        _sent.count = 0
+        try:
             method = getattr(client, _snake(operation))
             with awsrefs_call():  # botocore's DEBUG records of this call carry values
                 return method(**kwargs)
         except ClientError as error:
             info = error.response.get("Error", {})
-            return classify_error(
+            miss = classify_error(
                 str(info.get("Code", "")),
                 str(info.get("Message", "")),
                 int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)),
@@ -181,10 +198,26 @@ class AwsBackend:
                 what=what,
                 where=f"{service} in {region}",
                 region=region,
-                attempts=self._max_attempts,
             )
+            return replace(miss, attempts=_sent.count) if miss.transient else miss
         except BotoCoreError as error:
-            return botocore_error(error, service, region, self._max_attempts)
+            return replace(botocore_error(error, service, region), attempts=_sent.count)
+
+    def _bad_endpoint(self, service: str) -> Miss:
+        """Say which setting holds the endpoint URL botocore refused, and what to do."""
+        variable = _ENDPOINT_VARIABLES[service]
+        if os.environ.get(variable):
+            source = f"the environment variable {variable}"
+        elif os.environ.get("AWS_ENDPOINT_URL"):
+            source = "the environment variable AWS_ENDPOINT_URL"
+        else:
+            source = "endpoint_url in the AWS config file (the profile or its services section)"
+        return Miss(
+            FailureKind.CONFIGURATION,
+            f"the {service} endpoint URL set by {source} is not a valid URL: set it to an "
+            "http:// or https:// URL (such as https://ssm.eu-west-1.amazonaws.com), or unset it "
+            "to call AWS",
+        )
 
     def get_parameters(self, region: str | None, names: Sequence[str]) -> dict[str, Outcome]:
         """GetParameters with decryption; unknown names come back as not found.
@@ -337,6 +370,32 @@ class AwsBackend:
         if isinstance(response, Miss):
             return with_resource(response, "secretsmanager", region, [secret_id])
         return _secret_fetched(response)
+
+
+# Service-specific endpoint variables, which win over AWS_ENDPOINT_URL.
+_ENDPOINT_VARIABLES = {
+    "ssm": "AWS_ENDPOINT_URL_SSM",
+    "secretsmanager": "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+}
+
+
+def _is_http_url(url: object) -> bool:
+    from urllib.parse import urlsplit
+
+    if not isinstance(url, str) or any(c.isspace() for c in url):
+        return False
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018  (raises ValueError on a port that is not a number)
+    except ValueError:
+        return False
+    return parts.scheme in ("http", "https") and bool(parts.hostname)
+
+
+def _shown_url(url: object) -> str:
+    # A URL may carry credentials (https://user:password@proxy): never shown then.
+    text = repr(url)
+    return text if len(text) <= 200 and "@" not in text else "a value not shown"
 
 
 def _snake(operation: str) -> str:
