@@ -145,6 +145,8 @@ def expected_of(tree: Any) -> Any:
     if isinstance(tree, dict):
         kept = {k: expected_of(v) for k, v in tree.items()}
         return {k: v for k, v in kept.items() if v is not DROP}
+    if isinstance(tree, tuple):  # positions stay: a dropped item is None
+        return tuple(None if v is DROP else v for v in map(expected_of, tree))
     return type(tree)(v for v in map(expected_of, tree) if v is not DROP)
 
 
