@@ -312,7 +312,7 @@ def test_network_failure_is_reported_in_bounded_time():
     started = time.monotonic()
     with pytest.raises(ResolutionError) as caught:
         r.resolve({"X": "ssm:/a", "Y": "secretsmanager:b"})
-    assert time.monotonic() - started < 30  # generous: never hangs
+    assert time.monotonic() - started < 120  # only against a hang
     kinds = {f.path: f.kind for f in caught.value.failures}
     assert kinds == {"X": FailureKind.NETWORK, "Y": FailureKind.NETWORK}
     assert "could not reach ssm in us-east-1 after 2 attempts" in str(caught.value)
@@ -338,16 +338,19 @@ def test_get_raises_syntax_errors_and_passes_plain_text(resolver):
 
 def test_ttl_expiry_refetches_and_refresh_forces(aws):
     aws.put_parameter("/app/x", "one")
-    r = Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region, ttl=0.3)
-    assert r.get("ssm:/app/x") == "one"
+    # Fresh within a TTL no machine outlasts; then one so short that the sleep expires it
+    # (sleeping only ever takes longer on a busy machine, never shorter).
+    cached = Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region, ttl=3600)
+    short = Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region, ttl=0.3)
+    assert cached.get("ssm:/app/x") == short.get("ssm:/app/x") == "one"
     aws.client("ssm").put_parameter(Name="/app/x", Value="two", Type="String", Overwrite=True)
-    assert r.get("ssm:/app/x") == "one"  # fresh in the cache
-    assert r.refresh("ssm:/app/x") == "two"
-    aws.client("ssm").put_parameter(Name="/app/x", Value="three", Type="String", Overwrite=True)
+    assert cached.get("ssm:/app/x") == "one"  # fresh in the cache
+    assert cached.refresh("ssm:/app/x") == "two"
+    assert cached.stats.calls["ssm:GetParameters"] == 2
+    assert cached.stats.cache_hits == 1
     time.sleep(0.35)
-    assert r.get("ssm:/app/x") == "three"
-    assert r.stats.calls["ssm:GetParameters"] == 3
-    assert r.stats.cache_hits >= 1
+    assert short.get("ssm:/app/x") == "two"
+    assert short.stats.calls["ssm:GetParameters"] == 2
 
 
 def test_single_flight_64_threads_one_call(aws):
