@@ -343,10 +343,10 @@ def test_preload_then_fork_workers_all_resolve(aws):
             workers.append(proc)
         results = []
         for parent in pipes:
-            assert parent.poll(30), "a worker hung"
+            assert parent.poll(120), "a worker hung"
             results.append(parent.recv())
         for proc in workers:
-            proc.join(10)
+            proc.join(120)
             assert proc.exitcode == 0
     finally:
         awsrefs.set_default_resolver(None)

@@ -55,7 +55,7 @@ def pg_connect(creds: Credentials, port: int | None = None):
         user=creds.username,
         password=creds.password,
         dbname=creds.dbname,
-        connect_timeout=5,
+        connect_timeout=60,
     )
 
 
@@ -66,7 +66,7 @@ async def pg_aconnect(creds: Credentials):
         user=creds.username,
         password=creds.password,
         database=creds.dbname,
-        timeout=5,
+        timeout=60,
     )
 
 
@@ -98,9 +98,9 @@ def my_user(mariadb_server):
 def _pg_attempts(server, user, port):
     kw = {"host": server.host, "port": port, "user": user, "password": WRONG}
     return {
-        "psycopg": lambda: psycopg.connect(dbname=server.database, connect_timeout=5, **kw),
-        "psycopg2": lambda: psycopg2.connect(dbname=server.database, connect_timeout=5, **kw),
-        "asyncpg": lambda: asyncio.run(asyncpg.connect(database=server.database, timeout=5, **kw)),
+        "psycopg": lambda: psycopg.connect(dbname=server.database, connect_timeout=60, **kw),
+        "psycopg2": lambda: psycopg2.connect(dbname=server.database, connect_timeout=60, **kw),
+        "asyncpg": lambda: asyncio.run(asyncpg.connect(database=server.database, timeout=60, **kw)),
     }
 
 
@@ -495,7 +495,9 @@ def test_no_frame_of_a_rejected_password_error_holds_the_password(
     def connect(creds: Credentials):
         kw = {"host": creds.host, "port": creds.port, "user": creds.username}
         module = psycopg if driver == "psycopg" else psycopg2
-        return module.connect(dbname=creds.dbname, password=creds.password, connect_timeout=5, **kw)
+        return module.connect(
+            dbname=creds.dbname, password=creds.password, connect_timeout=60, **kw
+        )
 
     rotating = RotatingCredentials(canary_pg_secret, resolver=resolver)
     error = _connect_error(rotating, connect)

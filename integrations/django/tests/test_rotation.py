@@ -82,7 +82,7 @@ class Child:
 
     def finish(self) -> dict:
         try:
-            out, err = self.proc.communicate("stop\n", timeout=60)
+            out, err = self.proc.communicate("stop\n", timeout=300)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()

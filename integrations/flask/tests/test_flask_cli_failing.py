@@ -58,7 +58,7 @@ def _flask(app_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=False,
     )
     assert_no_secrets(result.stdout + result.stderr, f"flask {' '.join(args)}")

@@ -111,7 +111,7 @@ def test_flask_awsrefs_check_command(aws, canary):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=False,
     )
 

@@ -454,7 +454,7 @@ def test_example_runs(aws, postgres_server):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=False,
     )
     assert result.returncode == 0, result.stderr
