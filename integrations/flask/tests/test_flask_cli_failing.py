@@ -16,6 +16,9 @@ import pytest
 
 from tests.support.canary import assert_no_secrets
 
+# Slow tier: each test runs the flask command of a project in a subprocess.
+pytestmark = pytest.mark.slow
+
 APP = """
 from flask import Flask
 
