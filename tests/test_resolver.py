@@ -442,8 +442,17 @@ def test_works_after_fork(aws, resolver):
 
 
 def test_aresolve_does_not_block_the_event_loop(aws):
+    # The proxy holds the AWS call until the event loop has ticked 10 times: if aresolve
+    # blocked the loop, the ticks could not happen while the call is held (events, not time).
     aws.put_parameter("/app/x", "1")
-    with FaultProxy(aws.endpoint_url, FaultConfig(latency_s=0.3)) as proxy:
+    ticked = threading.Event()
+    held: list[bool] = []
+
+    def hold_until_ticked(request: ProxyRequest) -> None:
+        held.append(ticked.wait(120))  # only against a hang
+        return None  # then forward it
+
+    with FaultProxy(aws.endpoint_url, FaultConfig(answer=hold_until_ticked)) as proxy:
         r = Resolver(endpoint_url=proxy.url, region_name=aws.region)
 
         async def main() -> tuple[dict, int]:
@@ -454,6 +463,8 @@ def test_aresolve_does_not_block_the_event_loop(aws):
                 while True:
                     await asyncio.sleep(0.01)
                     ticks += 1
+                    if ticks == 10:
+                        ticked.set()
 
             task = asyncio.create_task(ticker())
             out = await r.aresolve({"X": "ssm:/app/x"})
@@ -463,7 +474,8 @@ def test_aresolve_does_not_block_the_event_loop(aws):
         out, ticks = asyncio.run(main())
         r.close()
     assert out == {"X": "1"}
-    assert ticks >= 10  # the loop kept running during the 300 ms call
+    assert held == [True]  # the loop kept running while the call was held
+    assert ticks >= 10
 
 
 # Loaded on first use, never by ``import awsrefs`` or by parsing and finding references.
