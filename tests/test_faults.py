@@ -167,32 +167,32 @@ def test_total_failure_fails_within_the_documented_bound_with_a_clear_error(aws,
 
 
 def test_throttled_fleet_member_waits_within_its_budget_instead_of_failing(aws):
-    # The first 4 SSM requests are throttled, whatever the time: botocore's 2 attempts alone
+    # The first 2 SSM requests are throttled, whatever the time: botocore's 2 attempts alone
     # would fail; the resolver waits and calls again within its budget. (Counted, not
     # timed, so a slow machine cannot turn the throttle off.)
     aws.put_parameter("/app/x", "1")
     throttled = 0
     lock = threading.Lock()
 
-    def throttle_first_four(request: ProxyRequest) -> tuple[int, str, str] | None:
+    def throttle_first_two(request: ProxyRequest) -> tuple[int, str, str] | None:
         nonlocal throttled
         with lock:
-            if request.operation != "AmazonSSM.GetParameters" or throttled >= 4:
+            if request.operation != "AmazonSSM.GetParameters" or throttled >= 2:
                 return None
             throttled += 1
         return 400, "ThrottlingException", "Rate exceeded"
 
-    with FaultProxy(aws.endpoint_url, FaultConfig(answer=throttle_first_four)) as proxy:
+    with FaultProxy(aws.endpoint_url, FaultConfig(answer=throttle_first_two)) as proxy:
         r = Resolver(
             endpoint_url=proxy.url, region_name=aws.region, max_attempts=2, retry_budget=60
         )
         assert r.resolve({"X": "ssm:/app/x"}) == {"X": "1"}
         r.close()
         totals = proxy.totals()
-    assert throttled == 4
+    assert throttled == 2
     assert totals["forwarded"] == 1
-    assert totals["received"] == 5
-    assert r.stats.calls["ssm:GetParameters"] == 3  # two throttled calls, then the good one
+    assert totals["received"] == 3
+    assert r.stats.calls["ssm:GetParameters"] == 2  # a throttled call, then the good one
 
 
 # -- AWS down after start-up: stale-if-error ----------------------------------------------------
@@ -235,7 +235,7 @@ def test_aws_down_causes_zero_failed_reads_in_an_app_that_had_started(aws, canar
                         reads += 1
                     if value != expected[name]:
                         failures.append(f"wrong value for {name}")
-                if r.stats.stale_served >= 2 * len(settings) and failed_refreshes() >= 20:
+                if r.stats.stale_served >= len(settings) and failed_refreshes() >= 10:
                     enough.set()
                 time.sleep(0.01)
 
@@ -256,7 +256,7 @@ def test_aws_down_causes_zero_failed_reads_in_an_app_that_had_started(aws, canar
     assert totals["forwarded"] == 3 + 1  # start-up only: 3 GetParameters, 1 BatchGetSecretValue
     assert totals["received"] > totals["forwarded"]  # refreshes were attempted and failed
     # One reader per value pays for a failed refresh; the others get the stale value at once.
-    assert r.stats.stale_served >= 2 * len(settings)
+    assert r.stats.stale_served >= len(settings)
     assert reads > r.stats.stale_served
     warnings = [rec.getMessage() for rec in caplog.records if rec.name == "awsrefs"]
     assert warnings

@@ -186,14 +186,3 @@ def test_integration_license_files_are_copies_of_the_root_one():
         license_file = project / "LICENSE"
         assert not license_file.is_symlink(), project.name
         assert license_file.read_text() == LICENSE, project.name
-
-
-def test_integration_versions_match_the_core():
-    # All distributions share one version (DESIGN.md).
-    versions = {
-        path.parent.name: re.search(r'^version = "([^"]+)"', path.read_text(), re.M)
-        for path in [ROOT / "pyproject.toml", *sorted(ROOT.glob("integrations/*/pyproject.toml"))]
-    }
-    found = {name: match.group(1) for name, match in versions.items() if match}
-    assert len(found) == 5
-    assert len(set(found.values())) == 1, found

@@ -441,6 +441,7 @@ def test_sync_driver_refused_for_async():
 # -- the example -------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # the example program in a subprocess
 @pytest.mark.postgres
 def test_example_runs(aws, postgres_server):
     user = unique_name("example")
