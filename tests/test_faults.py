@@ -1,7 +1,7 @@
 """Faults on the real path: resolver -> FaultProxy -> moto server, and PostgreSQL for the creator.
 
 - 30% of requests failing (500/503, connection resets, timeouts) still resolves every value;
-- 100% failing fails within the documented bound with a clear error;
+- 100% failing spends the retry budget, then stops with a clear error;
 - with AWS down, an app that already started keeps serving cached values (stale-if-error),
   including the SQLAlchemy creator opening new database connections;
 - processes forked after start-up (gunicorn --preload) all resolve;
@@ -129,7 +129,7 @@ def test_thirty_percent_failures_still_resolve_every_value(aws, canary):
     assert 0.15 < injected / totals["received"] < 0.45, totals
 
 
-def test_total_failure_fails_within_the_documented_bound_with_a_clear_error(aws, canary):
+def test_total_failure_spends_the_budget_then_stops_with_a_clear_error(aws, canary):
     settings, _ = seed(aws, canary)
     budget, attempts = 2.0, 3
     with FaultProxy(aws.endpoint_url, FaultConfig(seed=3, **faults(1.0))) as proxy:
@@ -199,8 +199,8 @@ def test_throttled_fleet_member_waits_within_its_budget_instead_of_failing(aws):
 
 
 def test_aws_down_causes_zero_failed_reads_in_an_app_that_had_started(aws, canary, caplog):
-    """A minute of outage, scaled: TTL 0.3 s, and reads go on until every value was served
-    stale several times (counted, so the outage spans many TTLs however slow the machine).
+    """A minute of outage, scaled: TTL 0.3 s, and reads go on until values were served stale
+    (as many times as there are values) and 10 refreshes failed: counted, not timed.
 
     With the default TTL of 300 s a 60 s outage lets each value expire at most once, and a
     failed refresh keeps the old value for min(TTL, 30 s), so at most 2 refresh attempts per
@@ -217,8 +217,8 @@ def test_aws_down_causes_zero_failed_reads_in_an_app_that_had_started(aws, canar
         failures: list[str] = []
         reads = 0
         lock = threading.Lock()
-        # Read until every value has expired and been served stale many times over (counts,
-        # not a duration: a slow machine just takes longer to get there).
+        # Read until the cache served stale values and refreshes failed (counts, not a
+        # duration: a slow machine just takes longer to get there).
         enough = threading.Event()
         guard = time.monotonic() + HANG_GUARD_S
 
@@ -255,7 +255,7 @@ def test_aws_down_causes_zero_failed_reads_in_an_app_that_had_started(aws, canar
     assert failures == []
     assert totals["forwarded"] == 3 + 1  # start-up only: 3 GetParameters, 1 BatchGetSecretValue
     assert totals["received"] > totals["forwarded"]  # refreshes were attempted and failed
-    # One reader per value pays for a failed refresh; the others get the stale value at once.
+    # Reads went on from the cache, fresh or stale, while every refresh failed.
     assert r.stats.stale_served >= len(settings)
     assert reads > r.stats.stale_served
     warnings = [rec.getMessage() for rec in caplog.records if rec.name == "awsrefs"]
