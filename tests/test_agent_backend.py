@@ -276,7 +276,8 @@ def test_agent_not_running_is_a_network_failure_in_bounded_time():
     started = time.monotonic()
     with pytest.raises(ResolutionError) as caught:
         r.resolve({"A": "ssm:/a", "B": "secretsmanager:b"})
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 120  # only against a hang: refused is not retried forever
+    assert r.stats.calls  # it did try the agent
     assert {f.kind for f in caught.value.failures} == {FailureKind.NETWORK}
     assert f"could not reach the local agent at 127.0.0.1:{port}" in str(caught.value)
 

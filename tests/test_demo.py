@@ -11,6 +11,7 @@ import pytest
 from examples import demo
 
 
+@pytest.mark.slow  # the whole demo in a subprocess, with its own servers
 @pytest.mark.postgres
 def test_demo_runs_and_masks_secrets(postgres_server):
     # postgres_server: fails under CI (skips locally) without PostgreSQL, as the demo needs it

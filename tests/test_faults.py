@@ -1,7 +1,7 @@
 """Faults on the real path: resolver -> FaultProxy -> moto server, and PostgreSQL for the creator.
 
 - 30% of requests failing (500/503, connection resets, timeouts) still resolves every value;
-- 100% failing fails within the documented bound with a clear error;
+- 100% failing spends the retry budget, then stops with a clear error;
 - with AWS down, an app that already started keeps serving cached values (stale-if-error),
   including the SQLAlchemy creator opening new database connections;
 - processes forked after start-up (gunicorn --preload) all resolve;
@@ -22,12 +22,14 @@ import awsrefs
 from awsrefs import FailureKind, ResolutionError, Resolver
 from awsrefs._retry import backoff_delay, retry_transient
 from awsrefs.backends import Fetched, Miss
-from tests.support.proxy import FaultConfig, FaultProxy
+from tests.support.proxy import FaultConfig, FaultProxy, ProxyRequest
 
 # Short client timeouts keep "timed out" requests cheap; the proxy holds them unanswered.
 FAST = {"connect_timeout": 0.5, "read_timeout": 0.5}
 N_PARAMS = 25
 N_SECRETS = 6
+# Only against a hang: no assertion here depends on how fast the machine is.
+HANG_GUARD_S = 300
 
 
 def seed(aws, canary: str) -> tuple[dict, dict]:
@@ -127,12 +129,9 @@ def test_thirty_percent_failures_still_resolve_every_value(aws, canary):
     assert 0.15 < injected / totals["received"] < 0.45, totals
 
 
-def test_total_failure_fails_within_the_documented_bound_with_a_clear_error(aws, canary):
+def test_total_failure_spends_the_budget_then_stops_with_a_clear_error(aws, canary):
     settings, _ = seed(aws, canary)
     budget, attempts = 2.0, 3
-    # Documented bound: retry_budget + one call's worst case, max_attempts x (connect +
-    # read timeout) plus botocore's backoff (at most 1 + 2 s for 3 attempts).
-    bound = budget + attempts * (FAST["connect_timeout"] + FAST["read_timeout"]) + 3.0
     with FaultProxy(aws.endpoint_url, FaultConfig(seed=3, **faults(1.0))) as proxy:
         r = Resolver(
             endpoint_url=proxy.url,
@@ -145,9 +144,17 @@ def test_total_failure_fails_within_the_documented_bound_with_a_clear_error(aws,
         with pytest.raises(ResolutionError) as caught:
             r.resolve(settings)
         elapsed = time.monotonic() - started
+        received = proxy.totals()["received"]
         r.close()
-        assert proxy.totals()["forwarded"] == 0
-    assert budget <= elapsed < bound + 2.0  # + 2 s: a loaded 2-core machine
+        totals = proxy.totals()
+    # The budget was used (a slow machine only makes this longer), and then it stopped: no
+    # request reached the proxy after resolve() raised. How long that takes is the budget
+    # plus one call's worst case (test_retry_transient_... checks the arithmetic on a fake
+    # clock); the bound below only guards against a hang.
+    assert elapsed >= budget
+    assert elapsed < HANG_GUARD_S
+    assert totals["forwarded"] == 0
+    assert totals["received"] == received
     failures = caught.value.failures
     assert {f.path for f in failures} == set(settings)
     assert {f.kind for f in failures} == {FailureKind.NETWORK}
@@ -160,27 +167,40 @@ def test_total_failure_fails_within_the_documented_bound_with_a_clear_error(aws,
 
 
 def test_throttled_fleet_member_waits_within_its_budget_instead_of_failing(aws):
-    from tests.support.proxy import Rate
-
+    # The first 2 SSM requests are throttled, whatever the time: botocore's 2 attempts alone
+    # would fail; the resolver waits and calls again within its budget. (Counted, not
+    # timed, so a slow machine cannot turn the throttle off.)
     aws.put_parameter("/app/x", "1")
-    # 1 request per 2 s, and the one token taken: botocore's 2 attempts alone would fail.
-    with FaultProxy(aws.endpoint_url, FaultConfig(throttle={"ssm": Rate(0.5, burst=1)})) as proxy:
-        drain = Resolver(endpoint_url=proxy.url, region_name=aws.region, retry_budget=0)
-        drain.get("ssm:/app/x")
-        drain.close()
-        r = Resolver(endpoint_url=proxy.url, region_name=aws.region, max_attempts=2, retry_budget=8)
-        started = time.monotonic()
+    throttled = 0
+    lock = threading.Lock()
+
+    def throttle_first_two(request: ProxyRequest) -> tuple[int, str, str] | None:
+        nonlocal throttled
+        with lock:
+            if request.operation != "AmazonSSM.GetParameters" or throttled >= 2:
+                return None
+            throttled += 1
+        return 400, "ThrottlingException", "Rate exceeded"
+
+    with FaultProxy(aws.endpoint_url, FaultConfig(answer=throttle_first_two)) as proxy:
+        r = Resolver(
+            endpoint_url=proxy.url, region_name=aws.region, max_attempts=2, retry_budget=60
+        )
         assert r.resolve({"X": "ssm:/app/x"}) == {"X": "1"}
-        assert time.monotonic() - started < 8 + 2
         r.close()
-        assert proxy.totals()["throttled"] >= 1
+        totals = proxy.totals()
+    assert throttled == 2
+    assert totals["forwarded"] == 1
+    assert totals["received"] == 3
+    assert r.stats.calls["ssm:GetParameters"] == 2  # a throttled call, then the good one
 
 
 # -- AWS down after start-up: stale-if-error ----------------------------------------------------
 
 
 def test_aws_down_causes_zero_failed_reads_in_an_app_that_had_started(aws, canary, caplog):
-    """A minute of outage, scaled: TTL 0.3 s and 4 s of outage is 13 TTLs.
+    """A minute of outage, scaled: TTL 0.3 s, and reads go on until values were served stale
+    (as many times as there are values) and 10 refreshes failed: counted, not timed.
 
     With the default TTL of 300 s a 60 s outage lets each value expire at most once, and a
     failed refresh keeps the old value for min(TTL, 30 s), so at most 2 refresh attempts per
@@ -196,44 +216,48 @@ def test_aws_down_causes_zero_failed_reads_in_an_app_that_had_started(aws, canar
         proxy.configure(**faults(1.0), seed=5)  # AWS is down: 500s, resets, timeouts
         failures: list[str] = []
         reads = 0
-        slowest = 0.0
-        stop = time.monotonic() + 4.0
         lock = threading.Lock()
+        # Read until the cache served stale values and refreshes failed (counts, not a
+        # duration: a slow machine just takes longer to get there).
+        enough = threading.Event()
+        guard = time.monotonic() + HANG_GUARD_S
 
         def request_handler() -> None:
-            nonlocal reads, slowest
-            while time.monotonic() < stop:
+            nonlocal reads
+            while not enough.is_set() and time.monotonic() < guard:
                 for name, ref in settings.items():
-                    t0 = time.monotonic()
                     try:
                         value = r.get(ref)
                     except Exception as error:  # a failed request
                         failures.append(type(error).__name__)
                         continue
-                    took = time.monotonic() - t0
                     with lock:
                         reads += 1
-                        slowest = max(slowest, took)
                     if value != expected[name]:
                         failures.append(f"wrong value for {name}")
+                if r.stats.stale_served >= len(settings) and failed_refreshes() >= 10:
+                    enough.set()
                 time.sleep(0.01)
+
+        def failed_refreshes() -> int:
+            totals = proxy.totals()
+            return totals["received"] - totals["forwarded"]
 
         with caplog.at_level(logging.WARNING, logger="awsrefs"):
             workers = [threading.Thread(target=request_handler) for _ in range(8)]
             for w in workers:
                 w.start()
             for w in workers:
-                w.join(30)
+                w.join(HANG_GUARD_S + 60)
         totals = proxy.totals()
         r.close()
+    assert enough.is_set(), "the outage was not exercised before the hang guard"
     assert failures == []
-    assert reads > 1000
     assert totals["forwarded"] == 3 + 1  # start-up only: 3 GetParameters, 1 BatchGetSecretValue
     assert totals["received"] > totals["forwarded"]  # refreshes were attempted and failed
-    assert r.stats.stale_served > 0
-    # One reader per value pays for a failed refresh (max_attempts x timeouts + backoff);
-    # the others get the stale value at once.
-    assert slowest < 2 * (FAST["connect_timeout"] + FAST["read_timeout"]) + 1.0 + 1.0
+    # Reads went on from the cache, fresh or stale, while every refresh failed.
+    assert r.stats.stale_served >= len(settings)
+    assert reads > r.stats.stale_served
     warnings = [rec.getMessage() for rec in caplog.records if rec.name == "awsrefs"]
     assert warnings
     assert all(canary not in w for w in warnings)
@@ -271,8 +295,10 @@ def test_sqlalchemy_creator_keeps_connecting_while_aws_is_down(aws, postgres_ser
             assert conn.execute(text("SELECT current_user")).scalar() == user
         proxy.configure(**faults(1.0), seed=11)
         opened = 0
-        stop = time.monotonic() + 3.0
-        while time.monotonic() < stop:
+        guard = time.monotonic() + HANG_GUARD_S
+        # Log in until the credentials expired and were served stale several times (counts,
+        # not a duration).
+        while (opened < 10 or r.stats.stale_served < 3) and time.monotonic() < guard:
             with engine.connect() as conn:  # NullPool: every connect is a new login
                 assert conn.execute(text("SELECT current_user")).scalar() == user
             opened += 1
@@ -280,7 +306,7 @@ def test_sqlalchemy_creator_keeps_connecting_while_aws_is_down(aws, postgres_ser
         assert proxy.totals()["received"] > proxy.totals()["forwarded"]
         r.close()
     assert opened >= 10
-    assert r.stats.stale_served > 0
+    assert r.stats.stale_served >= 3
 
 
 # -- gunicorn --preload: resolve in the master, fork workers ---------------------------------------
@@ -317,10 +343,10 @@ def test_preload_then_fork_workers_all_resolve(aws):
             workers.append(proc)
         results = []
         for parent in pipes:
-            assert parent.poll(30), "a worker hung"
+            assert parent.poll(120), "a worker hung"
             results.append(parent.recv())
         for proc in workers:
-            proc.join(10)
+            proc.join(120)
             assert proc.exitcode == 0
     finally:
         awsrefs.set_default_resolver(None)

@@ -97,6 +97,7 @@ def test_integration_passes_from_the_wheels_in_a_fresh_venv(cell, suite, matrix_
         assert not outcomes["skipped"], result.output
 
 
+@pytest.mark.slow  # builds the five wheels
 def test_lowest_pins_are_the_declared_lower_bounds(built_dists):
     wheels = {p.name.split("-")[0]: p for p in sorted(built_dists.glob("*.whl"))}
     pins = dict(pin.split("==") for pin in matrix.lowest_pins(wheels))

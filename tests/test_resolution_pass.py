@@ -67,7 +67,7 @@ def test_the_command_line_resolves_and_checks_a_repeated_reference(aws, tmp_path
 
     def awsrefs_cli(*args: str) -> Any:
         command = [sys.executable, "-m", "awsrefs", args[0], *aws_options, *args[1:]]
-        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=60)
+        done = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=300)
         assert done.returncode == 0, done.stdout + done.stderr
         return json.loads(done.stdout)
 

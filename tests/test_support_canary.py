@@ -148,6 +148,7 @@ def inner_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict[str, 
     return done.stdout + done.stderr, messages, xml
 
 
+@pytest.mark.slow  # a pytest run in a subprocess
 def test_each_leak_fails_and_names_where(inner_run: tuple[str, dict[str, str], str]) -> None:
     _, messages, _ = inner_run
     for test, where in LEAKS.items():
@@ -159,12 +160,14 @@ def test_each_leak_fails_and_names_where(inner_run: tuple[str, dict[str, str], s
     )  # CANARY is always secret #0
 
 
+@pytest.mark.slow  # a pytest run in a subprocess
 def test_a_teardown_leak_is_an_error(inner_run: tuple[str, dict[str, str], str]) -> None:
     _, messages, xml = inner_run
     assert "captured stdout teardown" in messages["test_leaks_in_teardown"]
     assert '<error message="failed on teardown' in xml
 
 
+@pytest.mark.slow  # a pytest run in a subprocess
 def test_tests_that_do_not_leak_pass(inner_run: tuple[str, dict[str, str], str]) -> None:
     output, messages, _ = inner_run
     for test in ("test_clean", "test_short_values_are_ignored", "test_canary_fixture"):
@@ -174,6 +177,7 @@ def test_tests_that_do_not_leak_pass(inner_run: tuple[str, dict[str, str], str])
     assert "7 failed, 4 passed, 1 error" in output
 
 
+@pytest.mark.slow  # a pytest run in a subprocess
 def test_nothing_the_run_writes_contains_a_secret(
     inner_run: tuple[str, dict[str, str], str],
 ) -> None:
@@ -188,6 +192,7 @@ def test_nothing_the_run_writes_contains_a_secret(
         assert "raw-bytes-\\xff-secret" not in text
 
 
+@pytest.mark.slow  # a pytest run in a subprocess
 def test_a_leak_through_pytester(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -208,6 +213,7 @@ def test_a_leak_through_pytester(
     assert CANARY not in result.stdout.str() + result.stderr.str()
 
 
+@pytest.mark.slow  # a pytest run in a subprocess
 def test_debug_logs_fails_on_a_secret_in_a_debug_record(
     pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
 ) -> None:

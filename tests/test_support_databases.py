@@ -50,7 +50,7 @@ def asyncpg_login_error(server: DatabaseServer, user: str, password: str, databa
             user=user,
             password=password,
             database=database or server.database,
-            timeout=10,
+            timeout=60,
         )
         await conn.close()
 

@@ -17,6 +17,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TypeVar
 
+    __version__: str  # from the installed distribution's metadata, read on first use
+
     from awsrefs import backends as backends
     from awsrefs import errors as errors
     from awsrefs import iam as iam
@@ -66,8 +68,6 @@ __all__ = [
     "set_default_resolver",
 ]
 
-__version__ = "0.1.0"
-
 # Public name -> the module that defines it.
 _HOMES = {
     "Checked": "awsrefs._results",
@@ -113,6 +113,9 @@ def __getattr__(name: str) -> Any:
         value = getattr(importlib.import_module(_HOMES[name]), name)
     elif name in _SUBMODULES:
         value = importlib.import_module(f"awsrefs.{name}")
+    elif name == "__version__":
+        # One version number, pyproject.toml's: installed metadata, not a copy in the code.
+        value = importlib.import_module("importlib.metadata").version("awsrefs")
     else:
         raise AttributeError(f"module 'awsrefs' has no attribute {name!r}")
     globals()[name] = value  # later reads are plain attribute reads

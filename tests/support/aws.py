@@ -42,8 +42,9 @@ DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT_ID = "123456789012"  # moto's default account
 BATCH_GET_SECRET_VALUE_MAX_IDS = 20  # AWS's limit for SecretIdList
 
-_START_TIMEOUT = 30.0
-_HTTP_TIMEOUT = 30.0
+# Hang guards, not expectations: a busy machine may take long, a test must not fail for it.
+_START_TIMEOUT = 120.0
+_HTTP_TIMEOUT = 120.0
 # JSON keys whose values the seeder registers as secrets; other keys (host, username, port)
 # appear in ordinary output and would raise false alarms.
 _SENSITIVE_KEY_PARTS = ("password", "passwd", "secret", "token", "key", "credential", "private")

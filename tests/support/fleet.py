@@ -78,7 +78,7 @@ def run_fleet(
     endpoint_url: str,
     size: int,
     *,
-    timeout: float = 120.0,
+    timeout: float = 600.0,
     region: str = "us-east-1",
     gate: bool = False,
 ) -> FleetResult:
@@ -89,7 +89,8 @@ def run_fleet(
         mode: ``"awsrefs"`` or ``"naive"`` (one call per reference).
         endpoint_url: Where the members send AWS calls (the fault proxy).
         size: How many processes.
-        timeout: Seconds the whole fleet may take.
+        timeout: Seconds the whole fleet may take before its members are killed (a hang
+            guard for tests; the benchmark passes its own).
         region: AWS region.
         gate: Let every member import first, then release them all at once; ``wall`` is
             then measured from the release.
@@ -111,7 +112,7 @@ def run_fleet(
     settings = json.dumps(fleet_settings())
     # A warm-up process first (no AWS calls): it writes the bytecode cache the fleet reads.
     subprocess.run(
-        [sys.executable, str(APP), "warm", settings], env=env, capture_output=True, timeout=60
+        [sys.executable, str(APP), "warm", settings], env=env, capture_output=True, timeout=300
     )
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.time()

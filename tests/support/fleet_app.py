@@ -26,8 +26,10 @@ def with_awsrefs(settings: dict) -> tuple[dict, int]:
     import awsrefs
 
     budget = os.environ.get("FLEET_RETRY_BUDGET")  # default: the resolver's own
-    # A fleet on one small machine answers slowly: wait for answers rather than send again.
-    options = {"read_timeout": 30.0, "connect_timeout": 10.0}
+    # A fleet on one small machine answers slowly: wait for answers rather than send again
+    # (the test waits longer still: a request sent twice would break its call counts).
+    read_timeout = float(os.environ.get("FLEET_READ_TIMEOUT", "30"))
+    options = {"read_timeout": read_timeout, "connect_timeout": 10.0}
     if budget:
         options["retry_budget"] = float(budget)
     resolver = awsrefs.Resolver(**options)

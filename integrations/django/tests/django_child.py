@@ -3,8 +3,11 @@
 Configuration comes as JSON in ``AWSREFS_CHILD``; AWS is reached through ``AWS_ENDPOINT_URL``.
 The settings go through ``resolve_settings`` and then ``settings.configure``. Worker threads
 send requests to a view through Django's test client until the parent writes ``stop`` on
-stdin; ``phase <name>`` lines label what follows. The last stdout line is a JSON summary
-per phase: requests, failed requests, new database logins, users seen.
+stdin; ``phase <name>`` lines label what follows, and ``wait <requests> <logins> [user]``
+answers ``reached`` on stdout once the current phase has seen that many requests and logins
+(and that user), so the parent moves on after events, not after a guess at the machine's
+speed. The last stdout line is a JSON summary per phase: requests, failed requests, new
+database logins, users seen.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from django.urls import path
 from awsrefs.rotation import RotatingCredentials
 
 config = json.loads(os.environ["AWSREFS_CHILD"])
+WAIT_GUARD_S = 300
 phase = "start"
 lock = threading.Lock()
 requests: Counter[str] = Counter()
@@ -120,6 +124,20 @@ for line in sys.stdin:
     if command.startswith("phase "):
         with lock:
             phase = command.split(" ", 1)[1]
+    elif command.startswith("wait "):
+        want_requests, want_logins, *want_user = command.split()[1:]
+        guard = time.monotonic() + WAIT_GUARD_S  # only against a hang
+        while time.monotonic() < guard:
+            with lock:
+                reached = (
+                    requests[phase] >= int(want_requests)
+                    and logins[phase] >= int(want_logins)
+                    and all(user in users[phase] for user in want_user)
+                )
+            if reached:
+                break
+            time.sleep(0.01)
+        print("reached" if reached else f"not reached in {phase}", flush=True)
     elif command == "stop":
         break
 stop.set()

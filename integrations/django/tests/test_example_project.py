@@ -16,6 +16,9 @@ import pytest
 from tests.support.canary import assert_no_secrets
 from tests.support.databases import unique_name
 
+# Slow tier: the example project runs through manage.py in subprocesses.
+pytestmark = pytest.mark.slow
+
 PROJECT = Path(__file__).resolve().parents[3] / "examples" / "django_project"
 DRIVER = """
 import json, sys

@@ -4,7 +4,9 @@ Each scenario runs a Django process (``django_child.py``) whose worker threads q
 database through the test client, while this test performs the rotation steps against moto
 and the real database: createSecret (AWSPENDING), setSecret (ALTER ROLE/USER), finishSecret
 (AWSCURRENT moves). CONN_MAX_AGE=1 and the pool's ``max_lifetime=1`` make connections
-renew during the rotation window, which each scenario asserts.
+renew during the rotation window, which each scenario asserts. Each phase lasts until the
+child reports the requests and logins it needs (counts, not seconds: a busy machine only
+makes a phase longer).
 """
 
 from __future__ import annotations
@@ -13,7 +15,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import django
@@ -25,7 +26,6 @@ from tests.support.databases import unique_name
 CHILD = Path(__file__).with_name("django_child.py")
 ROOT = Path(__file__).resolve().parents[3]
 THREADS = 4
-STEP = 1.2  # seconds a rotation window lasts
 
 
 def _pool_available() -> bool:
@@ -71,9 +71,18 @@ class Child:
         self.proc.stdin.write(f"phase {name}\n")
         self.proc.stdin.flush()
 
+    def wait(self, requests: int, logins: int = 0, user: str = "") -> None:
+        """Block until the current phase saw that many requests and logins (and ``user``)."""
+        assert self.proc.stdin is not None
+        assert self.proc.stdout is not None
+        self.proc.stdin.write(f"wait {requests} {logins} {user}\n")
+        self.proc.stdin.flush()
+        answer = self.proc.stdout.readline().strip()
+        assert answer == "reached", answer or "the Django process ended"
+
     def finish(self) -> dict:
         try:
-            out, err = self.proc.communicate("stop\n", timeout=60)
+            out, err = self.proc.communicate("stop\n", timeout=300)
         finally:
             if self.proc.poll() is None:
                 self.proc.kill()
@@ -107,29 +116,29 @@ def _run_rotations(aws, server, child_config) -> dict:
     server.create_user(second, f"pw-{second}-0-Hq30")
     aws.put_secret(name, _secret(server, first, f"pw-{first}-1-Hq21"))
     child = Child({**child_config, "secret": name})
-    time.sleep(STEP / 2)
+    child.wait(requests=THREADS)
 
     # Single user: between setSecret and finishSecret only AWSPENDING's password works.
     pending = _rotate(aws, server, name, first, f"pw-{first}-2-Hq22")
     child.phase("single-window")
-    time.sleep(STEP)
+    child.wait(requests=2 * THREADS, logins=1)  # a new connection logged in during the window
     aws.move_stage(name, "AWSCURRENT", to_version=pending)
     child.phase("single-after")
-    time.sleep(STEP / 2)
+    child.wait(requests=THREADS)
 
     # Alternating users, cycle 1: AWSCURRENT becomes the clone user; the first stays valid.
     pending = _rotate(aws, server, name, second, f"pw-{second}-1-Hq31")
     aws.move_stage(name, "AWSCURRENT", to_version=pending)
     child.phase("alternating-cycle1")
-    time.sleep(STEP / 2)
+    child.wait(requests=THREADS)
     # Cycle 2 changes the first user's password: credentials still cached for it are
     # refused, and new connections must switch to the clone user.
     pending = _rotate(aws, server, name, first, f"pw-{first}-3-Hq23")
     child.phase("alternating-window")
-    time.sleep(STEP)
+    child.wait(requests=2 * THREADS, logins=1, user=second)
     aws.move_stage(name, "AWSCURRENT", to_version=pending)
     child.phase("after")
-    time.sleep(STEP / 2)
+    child.wait(requests=THREADS)
     result = child.finish()
 
     phases = result["phases"]

@@ -16,6 +16,9 @@ import pytest
 
 from tests.support.canary import assert_no_secrets
 
+# Slow tier: each test runs the flask command of a project in a subprocess.
+pytestmark = pytest.mark.slow
+
 APP = """
 from flask import Flask
 
@@ -58,7 +61,7 @@ def _flask(app_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
         stdin=subprocess.DEVNULL,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=False,
     )
     assert_no_secrets(result.stdout + result.stderr, f"flask {' '.join(args)}")

@@ -14,6 +14,9 @@ import awsrefs
 from tests.support.canary import assert_no_secrets
 from tests.support.databases import unique_name
 
+# Slow tier: the example app runs through the flask command in subprocesses.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parents[3]
 PASSWORDS = ("pw-flask-example-6Nv1-first", "pw-flask-example-6Nv2-second")
 
@@ -111,7 +114,7 @@ def test_flask_awsrefs_check_command(aws, canary):
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=300,
         check=False,
     )
 

@@ -41,7 +41,7 @@ def enforced_iam(aws, monkeypatch):
         request = urllib.request.Request(
             url, data=count.encode(), method="POST", headers={"Content-Type": "text/plain"}
         )
-        with urllib.request.urlopen(request, timeout=10) as response:
+        with urllib.request.urlopen(request, timeout=60) as response:
             response.read()
 
     set_auth("0")
