@@ -73,7 +73,6 @@ def test_iam_option_takes_user_host_and_default_port():
         "app",
         "eu-west-1",
     )
-    assert "iam" not in wrapper.get_connection_params()
 
 
 def test_settings_dict_is_the_connections_own_copy():
