@@ -26,15 +26,17 @@ import os
 import re
 import threading
 import time
+import traceback
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
-from awsrefs._auth_failures import is_auth_failure
+from awsrefs._auth_failures import chain, is_auth_failure
 from awsrefs._credentials import Credentials
 from awsrefs._default import default_resolver
 from awsrefs._redact import redact_exception
 from awsrefs._resolver import Resolver
+from awsrefs.backends import _logging
 from awsrefs.errors import RefError
 
 __all__ = [
@@ -244,9 +246,13 @@ class DbAuthTokens:
                 make = getattr(session, "create_client", None) or session.client
                 client = make("rds", region_name=key.region)
                 self._clients[key.region] = client
-            token: str = client.generate_db_auth_token(
-                DBHostname=key.host, Port=key.port, DBUsername=key.username, Region=key.region
-            )
+            # botocore logs the canonical request and the signature at DEBUG: enough to
+            # rebuild the token. As an awsrefs call, those records are withheld.
+            _logging.install()
+            with _logging.awsrefs_call():
+                token: str = client.generate_db_auth_token(
+                    DBHostname=key.host, Port=key.port, DBUsername=key.username, Region=key.region
+                )
         except Exception as error:  # botocore: NoCredentialsError, NoRegionError...
             raise IamAuthError(
                 f"could not sign an IAM authentication token for {key.username!r} at "
@@ -360,7 +366,7 @@ class IamCredentials:
             return fn(creds)
         except Exception as error:
             if made or not is_auth_failure(error):
-                redact_exception(error, [creds.password])
+                _scrub(error, [creds.password])
                 del creds  # no token in this frame's locals for a traceback to show
                 raise
             rejected = creds.password
@@ -368,7 +374,7 @@ class IamCredentials:
         try:
             return fn(retry)
         except Exception as error:
-            redact_exception(error, [rejected, retry.password])
+            _scrub(error, [rejected, retry.password])
             del retry, rejected
             raise
 
@@ -386,7 +392,7 @@ class IamCredentials:
             return await fn(creds)
         except Exception as error:
             if made or not is_auth_failure(error):
-                redact_exception(error, [creds.password])
+                _scrub(error, [creds.password])
                 del creds
                 raise
             rejected = creds.password
@@ -394,7 +400,7 @@ class IamCredentials:
         try:
             return await fn(retry)
         except Exception as error:
-            redact_exception(error, [rejected, retry.password])
+            _scrub(error, [rejected, retry.password])
             del retry, rejected
             raise
 
@@ -411,6 +417,14 @@ class IamCredentials:
             stage="IAM",
         )
         return creds, made
+
+
+def _scrub(error: BaseException, tokens: list[str]) -> None:
+    """No token in the error's text and attributes, nor in its finished frames' locals."""
+    redact_exception(error, tokens)
+    for each in chain(error):
+        # Frames still running (connect's own) raise RuntimeError and are skipped.
+        traceback.clear_frames(each.__traceback__)
 
 
 def _after_fork_in_child() -> None:

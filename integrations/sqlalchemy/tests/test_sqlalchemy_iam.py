@@ -20,6 +20,7 @@ from sqlalchemy.pool import NullPool
 
 import awsrefs
 from awsrefs.iam_auth import DbAuthTokens
+from tests.support.canary import assert_no_secrets_in_frames
 from tests.support.databases import unique_name
 from tests.support.iam_tokens import expected_token, frozen_signing
 
@@ -69,6 +70,15 @@ def accept_only(server, user: str, region: str) -> str:
 def current_user(engine) -> str:
     with engine.connect() as conn:
         return conn.execute(text("SELECT current_user")).scalar_one()
+
+
+def failure(engine) -> BaseException:
+    """The error of a failed connect (caught here: the test's own frame is not in it)."""
+    try:
+        current_user(engine)
+    except Exception as error:
+        return error
+    raise AssertionError("the connection was accepted")
 
 
 def test_connects_with_the_token_and_makes_one_per_user(
@@ -140,14 +150,19 @@ def test_refused_new_token_fails_fast_and_the_token_never_shows(
     )
     engine = sqlalchemy.create_engine("postgresql+psycopg://", creator=make, poolclass=NullPool)
     caplog.set_level(logging.DEBUG)
-    with pytest.raises(sqlalchemy.exc.OperationalError) as info:
-        current_user(engine)
-    assert "password authentication failed" in str(info.value)
+    error = failure(engine)
+    assert isinstance(error, sqlalchemy.exc.OperationalError)
+    assert "password authentication failed" in str(error)
     assert tokens.generated == 1  # a token made for the try is not retried
-    everything = " ".join(
-        [str(info.value), repr(info.value.orig), repr(make), repr(tokens), caplog.text]
-    )
+    everything = " ".join([str(error), repr(error.orig), repr(make), repr(tokens), caplog.text])
     assert refused not in everything
+    # botocore logs the signature at DEBUG while signing: enough to rebuild the token.
+    assert "Calculating signature" in caplog.text
+    assert refused.rpartition("X-Amz-Signature=")[2] not in caplog.text
+    # psycopg keeps the failed connection on the error, password and conninfo included.
+    pgconn = getattr(error.orig, "pgconn", None)
+    assert pgconn is None or refused.encode() not in (pgconn.password or b"")
+    assert_no_secrets_in_frames(error)  # what Sentry-style reporters capture
     assert "iam=True" in repr(make)
 
 
