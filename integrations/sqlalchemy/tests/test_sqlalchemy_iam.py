@@ -24,8 +24,6 @@ from tests.support.canary import assert_no_secrets_in_frames
 from tests.support.databases import unique_name
 from tests.support.iam_tokens import expected_token, frozen_signing
 
-pytestmark = pytest.mark.postgres
-
 
 class FakeClock:
     def __init__(self) -> None:
@@ -202,3 +200,23 @@ def test_iam_needs_user_host_and_exactly_one_source():
         awsrefs_sqlalchemy.creator(url="postgresql+psycopg://a@h/x", iam={"regoin": "x"})
     made = awsrefs_sqlalchemy.creator(url="postgresql+psycopg://a@h/x", iam={"region": "eu-west-1"})
     assert (made.credentials.port, made.credentials.region) == (5432, "eu-west-1")
+
+
+def test_mysql_driver_connects_with_the_token(mariadb_server, resolver, aws, signing):
+    # RDS for MySQL wants the token over TLS through the cleartext plugin; the throwaway
+    # MariaDB checks it as a plain password, which is what this stand-in needs.
+    user = unique_name("iam")
+    mariadb_server.create_user(user, f"pw-not-the-token-{user}")
+    accept_only(mariadb_server, user, aws.region)
+    tokens = DbAuthTokens(resolver=resolver, clock=FakeClock())
+    engine = awsrefs_sqlalchemy.create_engine(
+        f"mysql+pymysql://{user}@{mariadb_server.host}:{mariadb_server.port}/"
+        f"{mariadb_server.database}",
+        iam={"tokens": tokens},
+        poolclass=NullPool,
+    )
+    for _ in range(3):
+        with engine.connect() as conn:
+            who = conn.execute(text("SELECT CURRENT_USER()")).scalar_one()
+            assert who.startswith(f"{user}@")
+    assert tokens.generated == 1
