@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from awsrefs import backends as backends
     from awsrefs import errors as errors
     from awsrefs import iam as iam
+    from awsrefs import iam_auth as iam_auth
     from awsrefs import report as report
     from awsrefs import rotation as rotation
     from awsrefs import testing as testing
@@ -93,7 +94,7 @@ _HOMES = {
     "parse": "awsrefs._grammar",
     "set_default_resolver": "awsrefs._default",
 }
-_SUBMODULES = frozenset({"backends", "errors", "iam", "report", "rotation", "testing"})
+_SUBMODULES = frozenset({"backends", "errors", "iam", "iam_auth", "report", "rotation", "testing"})
 
 
 def resolve(obj: T, *, path: str = "") -> T:

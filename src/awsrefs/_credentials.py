@@ -62,7 +62,8 @@ class Credentials:
         dbname: Database name, or None.
         engine: ``postgres``, ``mysql``, ``mariadb``... as the secret says, or None.
         version_id: Secrets Manager version id these came from.
-        stage: ``AWSCURRENT`` or ``AWSPENDING``.
+        stage: ``AWSCURRENT`` or ``AWSPENDING`` (``IAM``: the password is an IAM token, see
+            :mod:`awsrefs.iam_auth`).
         extra: Other top-level keys of the secret (read-only; its repr hides the values).
         fetched_at: ``time.monotonic()`` when the secret version was fetched.
     """

@@ -43,6 +43,38 @@ def test_misconfiguration_is_refused_with_a_clear_message(changes, message, cana
     assert canary not in str(caught.value)
 
 
+IAM = {"USER": "app", "OPTIONS": {"iam": True}}
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({**IAM, "OPTIONS": {"iam": True, "secret": "secretsmanager:app/db"}}, "exclude each"),
+        ({**IAM, "PASSWORD": "awsrefs-canary-5e1f0c9b7d3a46e2b8c4"}, r"must be empty with"),
+        ({**IAM, "USER": ""}, "needs USER and HOST"),
+        ({**IAM, "HOST": ""}, "needs USER and HOST"),
+        ({**IAM, "OPTIONS": {"iam": {"regoin": "eu-west-1"}}}, r"unknown: \['regoin'\]"),
+    ],
+)
+def test_iam_misconfiguration_is_refused(changes, message, canary):
+    with pytest.raises(ImproperlyConfigured, match=message) as caught:
+        base.DatabaseWrapper(_settings(**changes), "default")
+    assert canary not in str(caught.value)
+
+
+def test_iam_option_takes_user_host_and_default_port():
+    wrapper = base.DatabaseWrapper(
+        _settings(USER="app", PORT="", OPTIONS={"iam": {"region": "eu-west-1"}}), "default"
+    )
+    creds = wrapper.awsrefs_credentials
+    assert (creds.host, creds.port, creds.username, creds.region) == (
+        "db.internal",
+        5432,
+        "app",
+        "eu-west-1",
+    )
+
+
 def test_settings_dict_is_the_connections_own_copy():
     from django.conf import settings
 

@@ -23,7 +23,8 @@ During an awsrefs call, on every ``botocore``, ``boto3`` and ``urllib3`` logger:
 
 - ``botocore.parsers`` records keep their message text and lose their arguments and
   exception (headers, body, parse errors quoting the body): ``Response body:
-  <withheld by awsrefs>``;
+  <withheld by awsrefs>``; so do ``botocore.auth`` records (the canonical request and the
+  signature, from which a presigned RDS IAM token can be rebuilt);
 - records of the other loggers keep their message and plain arguments (operation
   models, numbers, URLs); arguments that are bytes, mappings, sequences or response objects
   (request and response dicts, bodies, headers) become ``<withheld by awsrefs>``, and
@@ -46,6 +47,7 @@ __all__ = ["GUARDED_LOGGERS", "WITHHELD", "awsrefs_call", "in_awsrefs_call", "in
 #: Loggers that can carry request or response content of a botocore call.
 GUARDED_LOGGERS = (
     "botocore.parsers",
+    "botocore.auth",
     "botocore.endpoint",
     "botocore.response",
     "botocore.handlers",
@@ -58,6 +60,8 @@ GUARDED_LOGGERS = (
     "urllib3.connectionpool",
 )
 _BODY_LOGGER = "botocore.parsers"
+# Loggers whose every argument is withheld: response bodies, signing material.
+_WITHHOLD_ALL = frozenset({_BODY_LOGGER, "botocore.auth"})
 
 _in_call: contextvars.ContextVar[bool] = contextvars.ContextVar("awsrefs_in_call", default=False)
 _installed = False
@@ -112,7 +116,7 @@ class _RedactFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not _in_call.get():
             return True
-        if record.name == _BODY_LOGGER or isinstance(record.args, Mapping):
+        if record.name in _WITHHOLD_ALL or isinstance(record.args, Mapping):
             record.msg = _PLACEHOLDER.sub(_WITHHELD_TEXT, str(record.msg))
             record.args = ()
         elif record.args:

@@ -14,6 +14,15 @@ tunnel, and an RDS-managed master secret (user name and password only) works wit
 names the host. The dialect's own ``create_connect_args`` turns them into driver arguments.
 Each new connection follows :mod:`awsrefs.rotation`: cached AWSCURRENT, one refresh on
 rejected credentials, AWSPENDING while a rotation is in progress.
+
+With ``iam=True`` instead of a secret, the password is an RDS IAM authentication token
+(:mod:`awsrefs.iam_auth`) for the user, host and port the URL names: one token per
+host/port/user, cached and renewed before it expires, signed locally (no AWS call):
+
+>>> engine = awsrefs_sqlalchemy.create_engine(  # doctest: +SKIP
+...     "postgresql+psycopg://app@db.abc123.eu-west-1.rds.amazonaws.com:5432/app?sslmode=require",
+...     iam=True,
+... )
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
 from awsrefs import Resolver, SecretRef
+from awsrefs.iam_auth import DbAuthTokens, IamCredentials
 from awsrefs.rotation import Credentials, RotatingCredentials, connection_target
 
 __all__ = [
@@ -44,6 +54,10 @@ __all__ = [
 
 DEFAULT_URL = "postgresql+psycopg://"
 DEFAULT_ASYNC_URL = "postgresql+asyncpg://"
+
+# The driver's default port when the URL names none: the IAM token is signed for a port.
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306, "mariadb": 3306}
+_IAM_KEYS = frozenset({"region", "tokens"})
 
 # Options SQLAlchemy's asyncpg adapter consumes itself; asyncpg.connect() does not take them.
 _ADAPTER_ONLY = frozenset({"prepared_statement_cache_size", "prepared_statement_name_func"})
@@ -122,16 +136,21 @@ class _Connector:
 class _BaseCreator:
     """What :class:`Creator` and :class:`AsyncCreator` share: attributes and repr."""
 
-    def __init__(self, connector: _Connector, credentials: RotatingCredentials) -> None:
+    def __init__(
+        self, connector: _Connector, credentials: RotatingCredentials | IamCredentials
+    ) -> None:
         self._connector = connector
         self.url = connector.url
         self.credentials = credentials
 
     def __repr__(self) -> str:
-        return (
-            f"{type(self).__name__}({self.url.render_as_string()!r}, "
-            f"secret={str(self.credentials.secret)!r})"
+        creds = self.credentials
+        source = (
+            f"secret={str(creds.secret)!r}"
+            if isinstance(creds, RotatingCredentials)
+            else "iam=True"
         )
+        return f"{type(self).__name__}({self.url.render_as_string()!r}, {source})"
 
 
 class Creator(_BaseCreator):
@@ -139,7 +158,7 @@ class Creator(_BaseCreator):
 
     Attributes:
         url: The URL naming dialect and driver (without credentials).
-        credentials: The rotation-following credentials in use.
+        credentials: The rotation-following (or IAM token) credentials in use.
     """
 
     def __call__(self) -> Any:
@@ -152,7 +171,7 @@ class AsyncCreator(_BaseCreator):
 
     Attributes:
         url: The URL naming dialect and driver (without credentials).
-        credentials: The rotation-following credentials in use.
+        credentials: The rotation-following (or IAM token) credentials in use.
     """
 
     async def __call__(self) -> Any:
@@ -161,9 +180,10 @@ class AsyncCreator(_BaseCreator):
 
 
 def creator(
-    secret: str | SecretRef,
+    secret: str | SecretRef | None = None,
     url: str | URL = DEFAULT_URL,
     *,
+    iam: bool | Mapping[str, Any] = False,
     resolver: Resolver | None = None,
     retry_budget: float = 30.0,
     connect_args: Mapping[str, Any] | None = None,
@@ -175,6 +195,11 @@ def creator(
         url: Dialect and driver (``postgresql+psycopg://``, ``mysql+pymysql://``...), with
             optional host, port, database (which win over the secret's) and query options.
             It must not carry a password.
+        iam: Instead of ``secret``: log in with RDS IAM authentication tokens for the
+            user, host and port the URL names (port: the driver's default if omitted).
+            ``True``, or a mapping with ``"region"`` (default: from an RDS host name, else
+            the resolver's) and/or ``"tokens"`` (an :class:`awsrefs.iam_auth.DbAuthTokens`;
+            default: the resolver's shared one). Real RDS accepts tokens only over TLS.
         resolver: Reads and caches the secret (default: :func:`awsrefs.default_resolver`).
         retry_budget: Seconds to keep retrying while a rotation is in progress.
         connect_args: Extra driver arguments, as ``create_engine``'s ``connect_args``
@@ -182,17 +207,20 @@ def creator(
 
     Returns:
         A callable that opens one DB-API connection per call.
+
+    Raises:
+        ArgumentError: Neither or both of ``secret`` and ``iam``, a password in the URL,
+            or (with ``iam``) a URL without user or host.
     """
-    return Creator(
-        _Connector(url, is_async=False, connect_args=connect_args),
-        RotatingCredentials(secret, resolver=resolver, retry_budget=retry_budget),
-    )
+    connector = _Connector(url, is_async=False, connect_args=connect_args)
+    return Creator(connector, _credentials(secret, iam, connector.url, resolver, retry_budget))
 
 
 def async_creator(
-    secret: str | SecretRef,
+    secret: str | SecretRef | None = None,
     url: str | URL = DEFAULT_ASYNC_URL,
     *,
+    iam: bool | Mapping[str, Any] = False,
     resolver: Resolver | None = None,
     retry_budget: float = 30.0,
     connect_args: Mapping[str, Any] | None = None,
@@ -207,6 +235,7 @@ def async_creator(
         secret: The secret with the credentials.
         url: Async dialect and driver (``postgresql+asyncpg://``, ``postgresql+psycopg://``,
             ``mysql+aiomysql://``...), with optional defaults as for :func:`creator`.
+        iam: Instead of ``secret``: IAM authentication tokens, as for :func:`creator`.
         resolver: Reads and caches the secret (default: :func:`awsrefs.default_resolver`).
         retry_budget: Seconds to keep retrying while a rotation is in progress.
         connect_args: Extra driver arguments.
@@ -216,15 +245,51 @@ def async_creator(
     """
     connector = _Connector(url, is_async=True, connect_args=connect_args)
     connector.async_connect_function()  # unsupported drivers fail here, not at first use
-    return AsyncCreator(
-        connector, RotatingCredentials(secret, resolver=resolver, retry_budget=retry_budget)
+    return AsyncCreator(connector, _credentials(secret, iam, connector.url, resolver, retry_budget))
+
+
+def _credentials(
+    secret: str | SecretRef | None,
+    iam: bool | Mapping[str, Any],
+    url: URL,
+    resolver: Resolver | None,
+    retry_budget: float,
+) -> RotatingCredentials | IamCredentials:
+    use_iam = isinstance(iam, Mapping) or bool(iam)
+    if (secret is None) != use_iam:
+        raise ArgumentError("pass either secret=... or iam=..., exactly one of them")
+    if secret is not None:
+        return RotatingCredentials(secret, resolver=resolver, retry_budget=retry_budget)
+    options: Mapping[str, Any] = iam if isinstance(iam, Mapping) else {}
+    unknown = sorted(set(options) - _IAM_KEYS)
+    if unknown:
+        raise ArgumentError(f"unknown iam option(s) {unknown}; known: {sorted(_IAM_KEYS)}")
+    tokens = options.get("tokens")
+    if tokens is not None and not isinstance(tokens, DbAuthTokens):
+        raise ArgumentError("iam['tokens'] must be an awsrefs.iam_auth.DbAuthTokens")
+    port = url.port or _DEFAULT_PORTS.get(url.get_backend_name())
+    if not url.username or not url.host or not port:
+        raise ArgumentError(
+            "iam=... needs the database user, host and port in the URL, like "
+            "'postgresql+psycopg://app@db.example.com:5432/app' (the token is signed for them; "
+            f"got {url.render_as_string(hide_password=True)!r})"
+        )
+    return IamCredentials(
+        url.host,
+        port,
+        url.username,
+        dbname=url.database,
+        region=options.get("region"),
+        tokens=tokens,
+        resolver=resolver,
     )
 
 
 def create_engine(
     url: str | URL = DEFAULT_URL,
     *,
-    secret: str | SecretRef,
+    secret: str | SecretRef | None = None,
+    iam: bool | Mapping[str, Any] = False,
     resolver: Resolver | None = None,
     retry_budget: float = 30.0,
     connect_args: Mapping[str, Any] | None = None,
@@ -235,6 +300,7 @@ def create_engine(
     Args:
         url: Dialect and driver, as for :func:`creator`.
         secret: The secret with the credentials.
+        iam: Instead of ``secret``: IAM authentication tokens, as for :func:`creator`.
         resolver: Reads and caches the secret.
         retry_budget: Seconds to keep retrying while a rotation is in progress.
         connect_args: Extra driver arguments.
@@ -245,7 +311,12 @@ def create_engine(
         The engine.
     """
     make = creator(
-        secret, url, resolver=resolver, retry_budget=retry_budget, connect_args=connect_args
+        secret,
+        url,
+        iam=iam,
+        resolver=resolver,
+        retry_budget=retry_budget,
+        connect_args=connect_args,
     )
     return sqlalchemy.create_engine(url, creator=make, **engine_kwargs)
 
@@ -253,7 +324,8 @@ def create_engine(
 def create_async_engine(
     url: str | URL = DEFAULT_ASYNC_URL,
     *,
-    secret: str | SecretRef,
+    secret: str | SecretRef | None = None,
+    iam: bool | Mapping[str, Any] = False,
     resolver: Resolver | None = None,
     retry_budget: float = 30.0,
     connect_args: Mapping[str, Any] | None = None,
@@ -264,6 +336,7 @@ def create_async_engine(
     Args:
         url: Async dialect and driver, as for :func:`async_creator`.
         secret: The secret with the credentials.
+        iam: Instead of ``secret``: IAM authentication tokens, as for :func:`creator`.
         resolver: Reads and caches the secret.
         retry_budget: Seconds to keep retrying while a rotation is in progress.
         connect_args: Extra driver arguments.
@@ -273,7 +346,12 @@ def create_async_engine(
         The async engine.
     """
     make = async_creator(
-        secret, url, resolver=resolver, retry_budget=retry_budget, connect_args=connect_args
+        secret,
+        url,
+        iam=iam,
+        resolver=resolver,
+        retry_budget=retry_budget,
+        connect_args=connect_args,
     )
     from sqlalchemy.ext.asyncio import create_async_engine as _sa_create_async_engine
 

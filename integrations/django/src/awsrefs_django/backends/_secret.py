@@ -1,22 +1,26 @@
 # mypy: disable-error-code="import-untyped"
-"""What the PostgreSQL and MySQL backends share: credentials from a secret, per connection."""
+"""What the PostgreSQL and MySQL backends share: credentials from a secret (or an IAM token)."""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from django.core.exceptions import ImproperlyConfigured
 
 from awsrefs import RefError
+from awsrefs.iam_auth import DbAuthTokens, IamCredentials
 from awsrefs.rotation import Credentials, RotatingCredentials
 from awsrefs_django._settings import empty_fillable, fill_from_credentials, get_resolver
 
 # OPTIONS keys read by these backends, never passed to the driver.
 SECRET_OPTION = "secret"
 RETRY_BUDGET_OPTION = "retry_budget"
-OWN_OPTIONS = (SECRET_OPTION, RETRY_BUDGET_OPTION)
+IAM_OPTION = "iam"
+OWN_OPTIONS = (SECRET_OPTION, RETRY_BUDGET_OPTION, IAM_OPTION)
+_IAM_KEYS = frozenset({"region", "tokens"})
+_DEFAULT_PORTS = {"postgresql": 5432, "mysql": 3306}
 
 
 class SecretCredentialsMixin:
@@ -25,10 +29,16 @@ class SecretCredentialsMixin:
     Mixed into Django's own ``DatabaseWrapper``. ``settings_dict`` is copied and never holds
     the password (``PASSWORD`` and ``USER`` must be empty), so ``connection.settings_dict``
     and Django's debug pages cannot show it.
+
+    With ``OPTIONS["iam"]`` instead (``True`` or ``{"region": ...}``), the password is an RDS
+    IAM authentication token (:mod:`awsrefs.iam_auth`) for ``USER`` at ``HOST``/``PORT``,
+    cached per host/port/user and renewed before it expires.
     """
 
     settings_dict: dict[str, Any]
     alias: str
+    vendor: str
+    awsrefs_credentials: RotatingCredentials | IamCredentials
 
     def __init__(self, settings_dict: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         settings_dict = {**settings_dict, "OPTIONS": dict(settings_dict.get("OPTIONS") or {})}
@@ -37,11 +47,16 @@ class SecretCredentialsMixin:
         options = self.settings_dict["OPTIONS"]
         where = f"DATABASES[{alias!r}]"
         secret = options.get(SECRET_OPTION)
+        iam = options.get(IAM_OPTION)
+        if isinstance(iam, Mapping) or iam:
+            self._use_iam(where, iam, secret)
+            return
         if not isinstance(secret, str):
             raise ImproperlyConfigured(
                 f"{where}: ENGINE {type(self).__module__.rsplit('.', 1)[0]!r} needs "
                 "OPTIONS['secret'] = 'secretsmanager:<secret id>' (a JSON secret with "
-                "username and password, as the RDS rotation functions store it)"
+                "username and password, as the RDS rotation functions store it), or "
+                "OPTIONS['iam'] = True with USER, HOST and PORT (RDS IAM authentication)"
             )
         for key in ("USER", "PASSWORD"):
             if self.settings_dict.get(key):
@@ -57,6 +72,41 @@ class SecretCredentialsMixin:
         except ValueError as error:
             raise ImproperlyConfigured(f"{where}['OPTIONS']: {error}") from error
         self._fill_from_secret(where)
+
+    def _use_iam(self, where: str, iam: Any, secret: Any) -> None:
+        settings = self.settings_dict
+        if secret is not None:
+            raise ImproperlyConfigured(
+                f"{where}['OPTIONS']: 'secret' and 'iam' exclude each other: the password is "
+                "either the secret's or an IAM authentication token"
+            )
+        if settings.get("PASSWORD"):
+            raise ImproperlyConfigured(
+                f"{where}['PASSWORD'] must be empty with OPTIONS['iam']: the password is an "
+                "IAM authentication token made at each new connection"
+            )
+        options: Mapping[str, Any] = iam if isinstance(iam, Mapping) else {}
+        unknown = sorted(set(options) - _IAM_KEYS)
+        tokens = options.get("tokens")
+        if unknown or not (tokens is None or isinstance(tokens, DbAuthTokens)):
+            raise ImproperlyConfigured(
+                f"{where}['OPTIONS']['iam']: True or a dict with 'region' (and 'tokens', an "
+                "awsrefs.iam_auth.DbAuthTokens)" + (f"; unknown: {unknown}" if unknown else "")
+            )
+        port = settings.get("PORT") or _DEFAULT_PORTS.get(self.vendor)
+        if not settings.get("USER") or not settings.get("HOST") or not port:
+            raise ImproperlyConfigured(
+                f"{where}: OPTIONS['iam'] needs USER and HOST (and PORT, default the "
+                "engine's): the IAM authentication token is signed for them"
+            )
+        self.awsrefs_credentials = IamCredentials(
+            str(settings["HOST"]),
+            int(port),
+            str(settings["USER"]),
+            region=options.get("region"),
+            tokens=tokens,
+            resolver=get_resolver(),
+        )
 
     def _fill_from_secret(self, where: str) -> None:
         # NAME/HOST/PORT left empty take the secret's dbname/host/port, once, in this

@@ -1,7 +1,8 @@
 # mypy: disable-error-code="import-untyped"
 """``ENGINE = "awsrefs_django.backends.mysql"``: Django's MySQL/MariaDB backend.
 
-Credentials come from ``OPTIONS["secret"]`` at each new connection.
+Credentials come from ``OPTIONS["secret"]`` (or, with ``OPTIONS["iam"]``, an RDS IAM
+authentication token) at each new connection.
 Uses mysqlclient when installed, else PyMySQL, for this backend only: ``import MySQLdb``
 elsewhere in the process is not redirected to PyMySQL.
 """

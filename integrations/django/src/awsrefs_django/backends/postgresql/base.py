@@ -1,8 +1,8 @@
 # mypy: disable-error-code="import-untyped"
 """``ENGINE = "awsrefs_django.backends.postgresql"``: Django's PostgreSQL backend.
 
-Credentials come from ``OPTIONS["secret"]`` at each new connection, with or without Django's
-native pool.
+Credentials come from ``OPTIONS["secret"]`` (or, with ``OPTIONS["iam"]``, an RDS IAM
+authentication token) at each new connection, with or without Django's native pool.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from typing import Any
 
 from django.db.backends.postgresql import base, client
 
+from awsrefs.iam_auth import IamCredentials
 from awsrefs.rotation import RotatingCredentials
 from awsrefs_django.backends._secret import SecretClientMixin, SecretCredentialsMixin
 
@@ -55,7 +56,9 @@ class DatabaseWrapper(SecretCredentialsMixin, base.DatabaseWrapper):  # type: ig
 
 
 def _rotating_connection_class(
-    connection_class: type[Any], credentials: RotatingCredentials, login: Any
+    connection_class: type[Any],
+    credentials: RotatingCredentials | IamCredentials,
+    login: Any,
 ) -> type[Any]:
     class AwsRefsPoolConnection(connection_class):  # type: ignore[misc]
         @classmethod
