@@ -118,20 +118,23 @@ def test_unreachable_aws_costs_one_budget_per_process(project, moto_server, comm
     output = result.stdout + result.stderr
     assert result.returncode != 0, output[-3000:]
     resolvers = _passes(result.stderr)
-    # Two passes: Django's second settings import (a second resolver), or the check command's
-    # own pass after the deferred first one (the same resolver). One reference: a miss each.
-    assert sum(r["cache_misses"] for r in resolvers) == 2, resolvers
+    # At least two passes: Django's further settings imports (each a new resolver: twice for
+    # `check` on Django 5, three times on 4.2), or the check command's own pass after the
+    # deferred first one (the same resolver). One reference: a miss per pass.
+    passes = sum(r["cache_misses"] for r in resolvers)
+    assert passes >= 2, resolvers
+    later = passes - 1  # each pass after the first: one call of one attempt
     calls = sum(r["calls"].get("ssm:GetParameters", 0) for r in resolvers)
     attempts = sum(r["attempts"].get("ssm:GetParameters", 0) for r in resolvers)
     # Every attempt awsrefs counted is a connection the endpoint saw, and no more.
     assert attempts == connections, (attempts, connections)
-    # One budget: the first pass retried within it, the second made one call of one attempt
-    # (the message it reports below says so, and counts what its pass made).
-    assert calls - 1 > 1, resolvers
-    assert attempts - 1 <= (calls - 1) * ATTEMPTS
-    if len(resolvers) == 2:
-        assert resolvers[1]["calls"] == {"ssm:GetParameters": 1}
-        assert resolvers[1]["attempts"] == {"ssm:GetParameters": 1}
+    # One budget: the first pass retried within it, every later one made one call of one
+    # attempt (the message it reports below says so, and counts what its pass made).
+    assert calls - later > 1, resolvers
+    assert attempts - later <= (calls - later) * ATTEMPTS
+    for resolver in resolvers[1:]:
+        assert resolver["calls"] == {"ssm:GetParameters": resolver["cache_misses"]}, resolvers
+        assert resolver["attempts"] == resolver["calls"], resolvers
     # What the user reads states the attempts really made by the pass it reports.
     stated = re.findall(r"could not reach ssm in us-east-1 \(\w+\) after (\d+) attempts?", output)
     assert {int(n) for n in stated} == {1}, output[-3000:]
