@@ -375,17 +375,22 @@ def test_login_follows_the_secret_user_and_keeps_no_password(aws, resolver, redi
     name = f"redis/{user}"
     aws.put_secret(name, secret_value(user, pw))
     creds = RotatingCredentials(f"secretsmanager:{name}", resolver=resolver)
-    client = awsrefs_redis.from_url(redis_server.url.replace("redis:", "REDIS:"), secret=creds)
+    client = awsrefs_redis.from_url(redis_server.url, secret=creds)
     with contextlib.closing(client):
         assert client.acl_whoami() in (user, user.encode())
-        conn = client.connection_pool.get_connection()
-        try:
-            assert isinstance(conn, awsrefs_redis.Connection)
-            assert conn.password is None  # used for the handshake, not kept
-            assert pw not in repr(conn)
-            assert pw not in repr(client)
-        finally:
-            client.connection_pool.release(conn)
+        assert pw not in repr(client)
+        assert client.connection_pool.connection_class is awsrefs_redis.Connection
+    conn = awsrefs_redis.Connection(
+        host=redis_server.host, port=redis_server.port, awsrefs_credentials=creds
+    )
+    try:
+        conn.connect()
+        conn.send_command("ACL", "WHOAMI")
+        assert conn.read_response() in (user, user.encode())
+        assert conn.password is None  # used for the handshake, not kept
+        assert pw not in repr(conn)
+    finally:
+        conn.disconnect()
 
 
 def test_is_auth_failure_classifies_real_redis_errors(redis_server):
