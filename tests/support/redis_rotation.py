@@ -65,13 +65,15 @@ class Load:
     """What the workers saw: command counts and failures (type names only)."""
 
     commands: int = 0
+    latencies: list[float] = dataclasses.field(default_factory=list)  # seconds per SET+GET
     failures: list[str] = dataclasses.field(default_factory=list)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
-    def record(self, failure: BaseException | None = None) -> None:
+    def record(self, failure: BaseException | None = None, latency: float = 0.0) -> None:
         with self.lock:
             if failure is None:
                 self.commands += 2
+                self.latencies.append(latency)
             else:
                 self.failures.append(type(failure).__name__)
 
@@ -83,9 +85,10 @@ def sync_load(client, load: Load, stop: threading.Event) -> list[threading.Threa
         while not stop.is_set():
             i += 1
             try:
+                started = time.perf_counter()
                 client.set(key, i)
                 assert int(client.get(key)) == i
-                load.record()
+                load.record(latency=time.perf_counter() - started)
             except Exception as exc:
                 load.record(exc)
             time.sleep(0.002)
@@ -106,9 +109,10 @@ def async_load(make_client, load: Load, stop: threading.Event) -> list[threading
             while not stop.is_set():
                 i += 1
                 try:
+                    started = time.perf_counter()
                     await client.set(key, i)
                     assert int(await client.get(key)) == i
-                    load.record()
+                    load.record(latency=time.perf_counter() - started)
                 except Exception as exc:
                     load.record(exc)
                 await asyncio.sleep(0.002)
@@ -204,11 +208,15 @@ def run_scenario(
         while load.commands < 2 * WORKERS and time.monotonic() < deadline:
             time.sleep(0.01)
         admin.client.acl_log_reset()
+        with load.lock:
+            load.latencies.clear()  # the first logins are start-up, not rotation
         killer = admin.killer(killer_stop)
         done = [
             rotate(aws, server, resolver, admin, name, user, new, old, keep_old=keep_old)
             for old, new in itertools.pairwise(passwords)
         ]
+        if not done:  # the reference run: the same load and kills, no rotation
+            time.sleep(WINDOW + 0.3)
         commands = load.commands
         deadline = time.monotonic() + BUSY_MACHINE_WAIT
         while load.commands < commands + 4 * WORKERS and time.monotonic() < deadline:
