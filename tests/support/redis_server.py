@@ -4,7 +4,7 @@
 use, on 127.0.0.1 and a free port, without persistence (``--save ''``), in a temporary
 directory; the ``default`` user gets a random password, so every login is checked. At the end
 of the session the server is stopped and its directory removed. A missing binary skips the
-test, or fails it when ``CI=true``::
+test, or fails it when ``CI=true``. Tests that use it are marked ``redis``::
 
     def test_login(redis_server):
         redis_server.set_user("app", "pw-1")              # ACL SETUSER app on >pw-1 ~* +@all
@@ -154,6 +154,13 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(10)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the redis-server (``-m "not redis"`` skips them)."""
+    for item in items:
+        if "redis_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.redis)
 
 
 @pytest.fixture(scope="session")
