@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import os
 import secrets
 import shutil
 import subprocess
@@ -28,7 +29,14 @@ import pytest
 
 from tests.support.databases import HOST, PORT_ATTEMPTS, START_TIMEOUT, _free_port, _unavailable
 
-__all__ = ["RedisServer", "redis_server", "run_redis"]
+__all__ = [
+    "RedisCluster",
+    "RedisServer",
+    "redis_cluster",
+    "redis_server",
+    "run_redis",
+    "run_redis_cluster",
+]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,7 +85,7 @@ class RedisServer:
 
 
 @contextlib.contextmanager
-def run_redis() -> Iterator[RedisServer]:
+def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
     """Start a throwaway redis-server; stop it and remove its directory on exit."""
     binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
     if binary is None:
@@ -97,6 +105,7 @@ def run_redis() -> Iterator[RedisServer]:
             conf.write_text(
                 f"bind {HOST}\nport {port}\nsave ''\nappendonly no\ndir {tmp}\n"
                 f"logfile {log}\ndaemonize no\nuser default on >{password} ~* &* +@all\n"
+                f"{extra_conf}"
             )
             conf.chmod(0o600)
             proc = subprocess.Popen(
@@ -159,8 +168,77 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the redis-server (``-m "not redis"`` skips them)."""
     for item in items:
-        if "redis_server" in getattr(item, "fixturenames", ()):
+        names = getattr(item, "fixturenames", ())
+        if "redis_server" in names or "redis_cluster" in names:
             item.add_marker(pytest.mark.redis)
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisCluster:
+    """A throwaway Redis Cluster of primaries; users are changed on every node, as ElastiCache
+    applies ModifyUser to every node of a replication group."""
+
+    nodes: tuple[RedisServer, ...]
+
+    @property
+    def url(self) -> str:
+        """The first node's URL, without credentials."""
+        return self.nodes[0].url
+
+    def set_user(self, name: str, *passwords: str) -> None:
+        for node in self.nodes:
+            node.set_user(name, *passwords)
+
+    def kill_user(self, name: str) -> int:
+        return sum(node.kill_user(name) for node in self.nodes)
+
+
+@contextlib.contextmanager
+def run_redis_cluster(size: int = 3) -> Iterator[RedisCluster]:
+    """Start ``size`` redis-servers in cluster mode and join them (``redis-cli --cluster``)."""
+    cli = shutil.which("redis-cli") or shutil.which("redis-cli", path="/usr/bin")
+    if cli is None:
+        _unavailable("redis-cli not found: install the 'redis-server' package (redis-tools)")
+    with contextlib.ExitStack() as stack:
+        conf = "cluster-enabled yes\ncluster-config-file nodes.conf\n"
+        nodes = tuple(stack.enter_context(run_redis(conf)) for _ in range(size))
+        env = {**os.environ, "REDISCLI_AUTH": nodes[0].admin_password}
+        # Every node gets the first one's admin password, for redis-cli.
+        for node in nodes[1:]:
+            with contextlib.closing(node.admin()) as admin:
+                admin.execute_command(
+                    "ACL", "SETUSER", "default", "resetpass", f">{env['REDISCLI_AUTH']}"
+                )
+        nodes = tuple(RedisServer(n.host, n.port, env["REDISCLI_AUTH"]) for n in nodes)
+        addresses = [f"{n.host}:{n.port}" for n in nodes]
+        result = subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if result.returncode != 0:
+            pytest.fail(f"redis-cli --cluster create failed:\n{result.stdout[-2000:]}")
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            states = []
+            for node in nodes:
+                with contextlib.closing(node.admin()) as admin:
+                    states.append(admin.execute_command("CLUSTER", "INFO"))
+            if all(
+                b"cluster_state:ok" in s if isinstance(s, bytes) else "cluster_state:ok" in str(s)
+                for s in states
+            ):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail("the Redis Cluster did not reach cluster_state:ok", pytrace=False)
+            time.sleep(0.1)
+        yield RedisCluster(nodes)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """Three redis-servers on 127.0.0.1 joined in a Redis Cluster (primaries only)."""
+    with run_redis_cluster() as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="session")

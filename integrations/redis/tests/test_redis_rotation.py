@@ -236,3 +236,25 @@ def test_is_auth_failure_classifies_real_redis_errors(redis_server):
         admin.execute_command("NOSUCHCOMMAND")
     assert not is_auth_failure(other.value)
     assert is_auth_failure(redis.ResponseError("WRONGPASS invalid username-password pair"))
+
+
+def test_cluster_client_follows_a_rotation(aws, resolver, redis_cluster):
+    user = unique_name("app")
+    old, new = password("old"), password("new")
+    redis_cluster.set_user(user, old)
+    name = f"redis/{user}"
+    aws.put_secret(name, secret_value(user, old))
+    client = awsrefs_redis.cluster_from_url(redis_cluster.url, secret=name, resolver=resolver)
+    keys = [f"k{i}" for i in range(30)]  # spread over the three nodes' slots
+    with contextlib.closing(client):
+        for i, key in enumerate(keys):
+            client.set(key, i)
+        assert len({client.keyslot(k) * 3 // 16384 for k in keys}) == 3
+        before = resolver.stats.total_calls
+        version = aws.put_secret_value(name, secret_value(user, new), stages=["AWSPENDING"])
+        redis_cluster.set_user(user, new)  # setSecret, on a server keeping only the new one
+        assert redis_cluster.kill_user(user) >= 3  # every node's connections log in again
+        assert [int(client.get(key)) for key in keys] == list(range(len(keys)))
+        assert resolver.stats.total_calls - before == 2  # AWSCURRENT refreshed, AWSPENDING
+        aws.move_stage(name, "AWSCURRENT", to_version=version)  # finishSecret
+        assert client.get(keys[0]) == b"0"

@@ -15,7 +15,8 @@ progress, a bounded number of refused logins and at most three Secrets Manager c
 process per rotation. redis-py's own ``retry`` never repeats a refused login (it still
 retries what it retries otherwise: dropped connections, timeouts).
 
-:mod:`awsrefs_redis.asyncio` has the same for ``redis.asyncio``.
+:func:`cluster_from_url` does the same for ``redis.cluster.RedisCluster``;
+:mod:`awsrefs_redis.asyncio` for ``redis.asyncio``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import redis
+import redis.cluster
 import redis.connection
 
 from awsrefs import Resolver, SecretRef
@@ -41,6 +43,8 @@ __all__ = [
     "Connection",
     "SSLConnection",
     "UnixDomainSocketConnection",
+    "bound_connection_class",
+    "cluster_from_url",
     "connection_class",
     "from_url",
 ]
@@ -59,8 +63,12 @@ _SPLIT_CONNECT = hasattr(redis.connection.AbstractConnection, "connect_check_hea
 class _RotatingLogin(_Base):
     """Logs in with the secret's credentials, following the rotation rule."""
 
+    #: Credentials of a class made by :func:`bound_connection_class` (cluster clients pass
+    #: only redis-py's own options to their nodes' connections).
+    _awsrefs_bound: RotatingCredentials | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        creds = kwargs.pop(CREDENTIALS_KWARG)
+        creds = kwargs.pop(CREDENTIALS_KWARG, self._awsrefs_bound)
         if not isinstance(creds, RotatingCredentials):
             raise TypeError(f"{CREDENTIALS_KWARG} must be RotatingCredentials")
         self._awsrefs_credentials = creds
@@ -166,3 +174,50 @@ def from_url(
     creds = rotating(secret, resolver)
     options: dict[str, Any] = {CREDENTIALS_KWARG: creds, **redis_kwargs}
     return redis.Redis.from_url(url, connection_class=_CLASSES[scheme], **options)
+
+
+def bound_connection_class(url: str, credentials: RotatingCredentials) -> type[Any]:
+    """A subclass of :func:`connection_class` that carries ``credentials`` itself.
+
+    For clients that pass only redis-py's own options to their connections, such as
+    ``redis.cluster.RedisCluster``.
+
+    Args:
+        url: A redis-py URL (its scheme picks the base class).
+        credentials: The rotating credentials every connection of the class logs in with.
+
+    Returns:
+        The class.
+    """
+    base = connection_class(url)
+    return type(base.__name__, (base,), {"_awsrefs_bound": credentials})
+
+
+def cluster_from_url(
+    url: str,
+    secret: str | SecretRef | RotatingCredentials,
+    *,
+    resolver: Resolver | None = None,
+    **redis_kwargs: Any,
+) -> redis.cluster.RedisCluster:
+    """A ``redis.cluster.RedisCluster`` whose connections log in with rotating credentials.
+
+    Every node's connections follow the rule of :func:`from_url`, with one
+    :class:`~awsrefs.rotation.RotatingCredentials` for the whole cluster (ElastiCache
+    applies a user's passwords to every node).
+
+    Args:
+        url: ``redis://host:port`` or ``rediss://...`` of one node, without user or password.
+        secret: As for :func:`from_url`.
+        resolver: As for :func:`from_url`.
+        **redis_kwargs: Passed to ``RedisCluster.from_url``.
+
+    Returns:
+        The cluster client.
+
+    Raises:
+        ValueError: As for :func:`from_url`.
+    """
+    check_options(url, redis_kwargs)
+    bound = bound_connection_class(url, rotating(secret, resolver))
+    return redis.cluster.RedisCluster.from_url(url, connection_class=bound, **redis_kwargs)
