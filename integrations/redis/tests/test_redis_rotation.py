@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import copy
 import pickle
 import socket
 import traceback
@@ -258,3 +259,34 @@ def test_cluster_client_follows_a_rotation(aws, resolver, redis_cluster):
         assert resolver.stats.total_calls - before == 2  # AWSCURRENT refreshed, AWSPENDING
         aws.move_stage(name, "AWSCURRENT", to_version=version)  # finishSecret
         assert client.get(keys[0]) == b"0"
+
+
+def test_redis_retry_options_still_apply_around_the_wrapper(resolver):
+    creds = RotatingCredentials("secretsmanager:x", resolver=resolver)
+    conn = awsrefs_redis.Connection(
+        host="127.0.0.1", retry=Retry(NoBackoff(), 5), awsrefs_credentials=creds
+    )
+    assert conn.retry.get_retries() == 5  # redis-py's own policy, read through the wrapper
+    copied = copy.deepcopy(conn.retry)
+    assert copied.get_retries() == 5
+    conn.retry = Retry(NoBackoff(), 2)  # as ConnectionPool.set_retry does
+    assert conn.retry.get_retries() == 2
+    calls = []
+
+    def refused():
+        calls.append(1)
+        raise redis.AuthenticationError("invalid username-password pair")
+
+    with pytest.raises(redis.AuthenticationError):
+        conn.retry.call_with_retry(refused, lambda error: None)
+    assert calls == [1]  # a refused login is not repeated
+
+    def dropped():
+        calls.append(2)
+        raise redis.ConnectionError("Connection closed by server.")
+
+    with pytest.raises(redis.ConnectionError):
+        conn.retry.call_with_retry(dropped, lambda error: None)
+    assert calls == [1, 2, 2, 2]  # anything else: redis-py's retries as configured
+    with pytest.raises(TypeError):
+        awsrefs_redis.Connection(host="127.0.0.1")  # no credentials
