@@ -25,6 +25,7 @@ import redis.asyncio.retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from awsrefs.rotation import is_auth_failure
 from tests.support.databases import unique_name
 
 WINDOW = 1.5  # seconds between setSecret and finishSecret
@@ -66,6 +67,7 @@ class Load:
 
     commands: int = 0
     latencies: list[float] = dataclasses.field(default_factory=list)  # seconds per SET+GET
+    auth_failures: int = 0  # failed commands whose error is a refused login
     failures: list[str] = dataclasses.field(default_factory=list)
     lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
 
@@ -76,6 +78,8 @@ class Load:
                 self.latencies.append(latency)
             else:
                 self.failures.append(type(failure).__name__)
+                if is_auth_failure(failure):
+                    self.auth_failures += 1
 
 
 def sync_load(client, load: Load, stop: threading.Event) -> list[threading.Thread]:
