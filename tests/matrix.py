@@ -53,6 +53,7 @@ DISTRIBUTIONS = [
     "awsrefs_django",
     "awsrefs_flask",
     "awsrefs_pydantic",
+    "awsrefs_redis",
     "awsrefs_sqlalchemy",
 ]
 # What a user installs: every integration, with every database driver extra.
@@ -69,6 +70,7 @@ PINNED = [
     "pydantic",
     "pydantic-settings",
     "sqlalchemy",
+    "redis",
     "psycopg",
     "pymysql",
     "asyncpg",
@@ -85,7 +87,7 @@ TEST_TOOLS = [
 ]
 # The versions shown in the table: the pinned ones, Flask's Werkzeug and the test tools.
 SHOWN = [*PINNED, "werkzeug", "moto", "pytest"]
-SUITES = ["django", "flask", "pydantic", "sqlalchemy"]
+SUITES = ["django", "flask", "pydantic", "redis", "sqlalchemy"]
 TEST_PATHS = [f"integrations/{name}/tests" for name in SUITES]
 # The whole pytest output of each cell (the table and the test failures show only its end).
 LOGS = ROOT / ".tmp" / "matrix-logs"
@@ -132,7 +134,7 @@ def run(
 
 
 def build(uv: list[str], out: Path) -> dict[str, Path]:
-    """Build the five sdists and wheels (wheels from the sdists) into ``out``; wheel by name."""
+    """Build the six sdists and wheels (wheels from the sdists) into ``out``; wheel by name."""
     run(
         [*uv, "build", "--all-packages", "-q", "-o", str(out)],
         cwd=ROOT,

@@ -1,4 +1,4 @@
-"""What PyPI users get: the five distributions as built, read the way pip and PyPI read them.
+"""What PyPI users get: the six distributions as built, read the way pip and PyPI read them.
 
 The wheels and sdists are built from this checkout (wheels from the sdists, as ``uv build``
 and PyPI's tooling do). One test installs ``awsrefs[all]`` from them into a new virtual
@@ -36,13 +36,15 @@ FRAMEWORK = {
     "awsrefs_django": "Framework :: Django :: ",
     "awsrefs_flask": "Framework :: Flask",
     "awsrefs_pydantic": "Framework :: Pydantic :: 2",
+    "awsrefs_redis": "Topic :: Database",
     "awsrefs_sqlalchemy": "Topic :: Database",  # SQLAlchemy has no Framework classifier
 }
 EXTRAS = {
-    "awsrefs": {"pydantic", "django", "flask", "sqlalchemy", "all"},
+    "awsrefs": {"pydantic", "django", "flask", "sqlalchemy", "redis", "all"},
     "awsrefs_django": {"postgresql", "mysql"},
     "awsrefs_flask": set(),
     "awsrefs_pydantic": set(),
+    "awsrefs_redis": set(),
     "awsrefs_sqlalchemy": {"postgresql", "mysql", "asyncpg"},
 }
 # What belongs to the contributors' README, not to a PyPI page.
@@ -77,7 +79,7 @@ def test_wheels_build_and_install_with_extras(built_dists, uv_cmd, tmp_path):
     )
     code = (
         "import awsrefs, awsrefs.rotation, awsrefs_django, awsrefs_flask, awsrefs_pydantic, "
-        "awsrefs_sqlalchemy; print(awsrefs.__version__, awsrefs.parse('ssm:/a/b'))"
+        "awsrefs_redis, awsrefs_sqlalchemy; print(awsrefs.__version__, awsrefs.parse('ssm:/a/b'))"
     )
     out = subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]

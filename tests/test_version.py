@@ -1,4 +1,4 @@
-"""One version number: the five pyproject.toml files agree, and the code reads the metadata."""
+"""One version number: the six pyproject.toml files agree, and the code reads the metadata."""
 
 from __future__ import annotations
 
@@ -25,9 +25,9 @@ def _project(folder: Path) -> dict:
     return tomllib.loads((folder / "pyproject.toml").read_text())["project"]
 
 
-def test_the_five_distributions_share_one_version_and_admit_each_other():
+def test_the_six_distributions_share_one_version_and_admit_each_other():
     projects = [_project(folder) for folder in PROJECTS if (folder / "pyproject.toml").exists()]
-    assert len(projects) == 5
+    assert len(projects) == 6
     versions = {p["name"]: p["version"] for p in projects}
     assert len(set(versions.values())) == 1, versions
     version = Version(projects[0]["version"])

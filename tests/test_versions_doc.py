@@ -24,7 +24,7 @@ def normalized(text: str) -> str:
 
 
 def declared() -> set[str]:
-    """Every requirement of the five pyproject files but the core's extras (the integrations)."""
+    """Every requirement of the six pyproject files but the core's extras (the integrations)."""
     found: set[str] = set()
     for path in [
         matrix.ROOT / "pyproject.toml",

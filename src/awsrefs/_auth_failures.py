@@ -3,7 +3,8 @@
 Errors are classified by what they carry (``sqlstate``, ``pgcode``, ``args[0]``, class and
 module names), never by importing a driver: PostgreSQL SQLSTATE 28P01/28000 and its
 connect-time message (psycopg, psycopg2, asyncpg, pg8000), MySQL/MariaDB error 1045
-(PyMySQL, mysqlclient, aiomysql, asyncmy, MySQL Connector, MariaDB Connector).
+(PyMySQL, mysqlclient, aiomysql, asyncmy, MySQL Connector, MariaDB Connector), and Redis's
+WRONGPASS / NOAUTH replies (redis-py, valkey-py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ _PG_AUTH_MESSAGES = ("password authentication failed",)
 _PG_MODULES = frozenset({"psycopg", "psycopg2", "asyncpg", "pg8000"})
 _MYSQL_MODULES = frozenset({"pymysql", "MySQLdb", "aiomysql", "asyncmy", "mysql", "mariadb"})
 _AUTH_CLASS_NAMES = frozenset({"InvalidPasswordError", "InvalidAuthorizationSpecificationError"})
+# redis-py (and its fork valkey-py) map WRONGPASS, NOAUTH and "invalid password" replies to
+# AuthenticationError, with the error code cut off; a ResponseError keeps the code in front.
+_REDIS_MODULES = frozenset({"redis", "valkey"})
+_REDIS_AUTH_CODES = ("WRONGPASS", "NOAUTH")
 _CHAIN_LIMIT = 32
 
 
@@ -36,8 +41,9 @@ def is_auth_failure(exc: BaseException) -> bool:
     ``InvalidAuthorizationSpecificationError``; PostgreSQL's connect-time message
     "password authentication failed" from psycopg and psycopg2, which often carry no
     SQLSTATE there; MySQL/MariaDB error 1045 from PyMySQL, mysqlclient, aiomysql, asyncmy
-    and MySQL Connector. Network errors (``OSError``: refused, reset, timed out) and
-    everything else are not authentication failures.
+    and MySQL Connector; redis-py's ``AuthenticationError`` (WRONGPASS, NOAUTH) and a
+    ``ResponseError`` that starts with those codes. Network errors (``OSError``: refused,
+    reset, timed out) and everything else are not authentication failures.
 
     Args:
         exc: The exception a connection attempt raised.
@@ -81,4 +87,9 @@ def _is_auth_one(error: BaseException) -> bool:
         if not isinstance(code, int) and error.args:
             code = error.args[0]
         return code == MYSQL_ACCESS_DENIED
+    if module in _REDIS_MODULES:
+        if type(error).__name__ == "AuthenticationError":
+            return True
+        text = str(error.args[0]) if error.args else ""
+        return type(error).__name__ == "ResponseError" and text.startswith(_REDIS_AUTH_CODES)
     return False

@@ -1,0 +1,238 @@
+"""Load and rotation steps shared by the awsrefs_redis tests and ``tests/bench/redis_rotation.py``.
+
+The rotation follows AWS's ElastiCache user rotation function step by step: createSecret puts
+AWSPENDING; setSecret is ModifyUser with ``Passwords=[AWSPENDING, AWSCURRENT]`` (here
+``ACL SETUSER app resetpass >new >old`` on the real server, or the new password alone);
+testSecret logs in; finishSecret moves AWSCURRENT. Meanwhile 8 workers run SET/GET through the
+client under test, and every connection of the user is killed again and again (``CLIENT KILL
+USER``), so each reconnect needs a password the server accepts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import itertools
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+import redis.asyncio
+import redis.asyncio.retry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from awsrefs.rotation import is_auth_failure
+from tests.support.databases import unique_name
+
+WINDOW = 1.5  # seconds between setSecret and finishSecret
+BUSY_MACHINE_WAIT = 30.0  # at most, for the load to reach what the assertions count
+KILL_EVERY = 0.05  # seconds between CLIENT KILL USER while the workers run
+WORKERS = 8
+
+
+def password(label: str) -> str:
+    return f"pw-{label}-{unique_name('x')}"
+
+
+def secret_value(user: str, pw: str) -> dict:
+    # As the ElastiCache user rotation function keeps it.
+    arn = f"arn:aws:elasticache:us-east-1:123456789012:user:{user}"
+    return {"user_arn": arn, "username": user, "password": pw}
+
+
+def retry_options(is_async: bool) -> dict:
+    # redis-py's own retry of commands whose connection was killed (its choice, not ours):
+    # the retried command reconnects, and the login is what this integration answers for.
+    retry = (redis.asyncio.retry.Retry if is_async else Retry)(NoBackoff(), 3)
+    return {"retry": retry, "retry_on_error": [redis.ConnectionError]}
+
+
+def failed_logins(server) -> int:
+    """Refused AUTH attempts the server logged since the last ACL LOG RESET."""
+    with contextlib.closing(server.admin()) as admin:
+        entries = admin.acl_log(count=1000)
+    return sum(int(e["count"]) for e in entries if e["reason"] == "auth")
+
+
+# -- load and rotation -------------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Load:
+    """What the workers saw: command counts and failures (type names only)."""
+
+    commands: int = 0
+    latencies: list[float] = dataclasses.field(default_factory=list)  # seconds per SET+GET
+    auth_failures: int = 0  # failed commands whose error is a refused login
+    failures: list[str] = dataclasses.field(default_factory=list)
+    lock: threading.Lock = dataclasses.field(default_factory=threading.Lock)
+
+    def record(self, failure: BaseException | None = None, latency: float = 0.0) -> None:
+        with self.lock:
+            if failure is None:
+                self.commands += 2
+                self.latencies.append(latency)
+            else:
+                self.failures.append(type(failure).__name__)
+                if is_auth_failure(failure):
+                    self.auth_failures += 1
+
+
+def sync_load(client, load: Load, stop: threading.Event) -> list[threading.Thread]:
+    def work(n: int) -> None:
+        key = f"k{n}"
+        i = 0
+        while not stop.is_set():
+            i += 1
+            try:
+                started = time.perf_counter()
+                client.set(key, i)
+                assert int(client.get(key)) == i
+                load.record(latency=time.perf_counter() - started)
+            except Exception as exc:
+                load.record(exc)
+            time.sleep(0.002)
+
+    threads = [threading.Thread(target=work, args=(n,), daemon=True) for n in range(WORKERS)]
+    for t in threads:
+        t.start()
+    return threads
+
+
+def async_load(make_client, load: Load, stop: threading.Event) -> list[threading.Thread]:
+    async def main() -> None:
+        client = make_client()
+
+        async def work(n: int) -> None:
+            key = f"k{n}"
+            i = 0
+            while not stop.is_set():
+                i += 1
+                try:
+                    started = time.perf_counter()
+                    await client.set(key, i)
+                    assert int(await client.get(key)) == i
+                    load.record(latency=time.perf_counter() - started)
+                except Exception as exc:
+                    load.record(exc)
+                await asyncio.sleep(0.002)
+
+        try:
+            await asyncio.gather(*(work(n) for n in range(WORKERS)))
+        finally:
+            await client.aclose()
+
+    thread = threading.Thread(target=asyncio.run, args=(main(),), daemon=True)
+    thread.start()
+    return [thread]
+
+
+class Admin:
+    """One admin connection: kills the user's connections and counts new connections."""
+
+    def __init__(self, server, user: str) -> None:
+        self.client = server.admin()
+        self.user = user
+        self.kills = 0
+
+    def connections(self) -> int:
+        return int(self.client.info("stats")["total_connections_received"])
+
+    def killer(self, stop: threading.Event) -> threading.Thread:
+        def run() -> None:
+            while not stop.wait(KILL_EVERY):
+                self.kills += int(self.client.execute_command("CLIENT", "KILL", "USER", self.user))
+
+        thread = threading.Thread(target=run, daemon=True)
+        thread.start()
+        return thread
+
+
+@dataclasses.dataclass
+class Rotation:
+    calls: int  # Secrets Manager calls from createSecret until just after finishSecret
+    connects_in_window: int
+
+
+def rotate(aws, server, resolver, admin: Admin, name, user, new, old, *, keep_old: bool):
+    """One rotation as AWS's ElastiCache user rotation function runs it."""
+    before = resolver.stats.total_calls
+    version = aws.put_secret_value(  # createSecret
+        name, secret_value(user, new), stages=["AWSPENDING"]
+    )
+    # setSecret: ModifyUser Passwords=[AWSPENDING, AWSCURRENT] (or the new one alone).
+    server.set_user(user, *([new, old] if keep_old else [new]))
+    connects = admin.connections()
+    time.sleep(WINDOW)
+    deadline = time.monotonic() + BUSY_MACHINE_WAIT
+    while admin.connections() - connects < WORKERS and time.monotonic() < deadline:
+        time.sleep(0.05)
+    connects_in_window = admin.connections() - connects
+    probe = redis.Redis(host=server.host, port=server.port, username=user, password=new)
+    with contextlib.closing(probe):  # testSecret
+        probe.ping()
+    aws.move_stage(name, "AWSCURRENT", to_version=version)  # finishSecret
+    time.sleep(0.3)  # the workers reconnect after finishSecret too
+    return Rotation(resolver.stats.total_calls - before, connects_in_window)
+
+
+def run_scenario(
+    aws,
+    server,
+    resolver,
+    make_client: Callable[[str], Any],
+    *,
+    is_async: bool,
+    rotations: int,
+    keep_old: bool,
+):
+    """Rotate ``rotations`` times under load; ``make_client(secret_name)`` builds the client.
+
+    Returns the load, the rotations, the refused logins and the connections killed.
+    """
+    user = unique_name("app")
+    passwords = [password(f"v{i}") for i in range(rotations + 1)]
+    server.set_user(user, passwords[0])
+    name = f"redis/{user}"
+    aws.put_secret(name, secret_value(user, passwords[0]))
+    load, stop = Load(), threading.Event()
+    admin = Admin(server, user)
+    if is_async:
+        workers = async_load(lambda: make_client(name), load, stop)
+    else:
+        client = make_client(name)
+        workers = sync_load(client, load, stop)
+    killer_stop = threading.Event()
+    try:
+        deadline = time.monotonic() + BUSY_MACHINE_WAIT
+        while load.commands < 2 * WORKERS and time.monotonic() < deadline:
+            time.sleep(0.01)
+        admin.client.acl_log_reset()
+        with load.lock:
+            load.latencies.clear()  # the first logins are start-up, not rotation
+        killer = admin.killer(killer_stop)
+        done = [
+            rotate(aws, server, resolver, admin, name, user, new, old, keep_old=keep_old)
+            for old, new in itertools.pairwise(passwords)
+        ]
+        if not done:  # the reference run: the same load and kills, no rotation
+            time.sleep(WINDOW + 0.3)
+        commands = load.commands
+        deadline = time.monotonic() + BUSY_MACHINE_WAIT
+        while load.commands < commands + 4 * WORKERS and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        killer_stop.set()
+        stop.set()
+        for w in workers:
+            w.join(30)
+        if not is_async:
+            client.close()
+    killer.join(10)
+    refused = failed_logins(server)
+    admin.client.close()
+    return load, done, refused, admin.kills

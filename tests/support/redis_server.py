@@ -1,0 +1,248 @@
+"""A throwaway redis-server for the tests, with ACL users as ElastiCache RBAC has them.
+
+``redis_server`` (session) starts ``redis-server`` (Debian package ``redis-server``) on first
+use, on 127.0.0.1 and a free port, without persistence (``--save ''``), in a temporary
+directory; the ``default`` user gets a random password, so every login is checked. At the end
+of the session the server is stopped and its directory removed. A missing binary skips the
+test, or fails it when ``CI=true``. Tests that use it are marked ``redis``::
+
+    def test_login(redis_server):
+        redis_server.set_user("app", "pw-1")              # ACL SETUSER app on >pw-1 ~* +@all
+        redis_server.set_user("app", "pw-2", "pw-1")      # ElastiCache ModifyUser, both kept
+        redis_server.kill_user("app")                     # CLIENT KILL USER app
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.support.databases import HOST, PORT_ATTEMPTS, START_TIMEOUT, _free_port, _unavailable
+
+__all__ = [
+    "RedisCluster",
+    "RedisServer",
+    "redis_cluster",
+    "redis_server",
+    "run_redis",
+    "run_redis_cluster",
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisServer:
+    """A running throwaway redis-server and the admin helpers tests use against it.
+
+    Attributes:
+        host: Always ``127.0.0.1``.
+        port: The TCP port it listens on.
+        admin_password: The ``default`` user's password (kept out of the repr).
+    """
+
+    host: str
+    port: int
+    admin_password: str = dataclasses.field(repr=False)
+
+    @property
+    def url(self) -> str:
+        """``redis://127.0.0.1:PORT/0``, without credentials."""
+        return f"redis://{self.host}:{self.port}/0"
+
+    def admin(self) -> Any:
+        """A ``redis.Redis`` logged in as ``default`` (closed by the caller)."""
+        import redis
+
+        return redis.Redis(
+            host=self.host, port=self.port, password=self.admin_password, socket_timeout=10
+        )
+
+    def set_user(self, name: str, *passwords: str) -> None:
+        """Create or change a user: on, exactly these passwords, every key and command.
+
+        ``ACL SETUSER name on resetpass >p1 >p2 ~* +@all``, what ElastiCache's ModifyUser with
+        ``Passwords=[p1, p2]`` leaves on the server.
+        """
+        with contextlib.closing(self.admin()) as admin:
+            admin.execute_command(
+                "ACL", "SETUSER", name, "on", "resetpass", *(f">{p}" for p in passwords),
+                "~*", "+@all",
+            )  # fmt: skip
+
+    def kill_user(self, name: str) -> int:
+        """Close every connection logged in as ``name`` (``CLIENT KILL USER``); how many."""
+        with contextlib.closing(self.admin()) as admin:
+            return int(admin.execute_command("CLIENT", "KILL", "USER", name))
+
+
+@contextlib.contextmanager
+def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
+    """Start a throwaway redis-server; stop it and remove its directory on exit."""
+    binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
+    if binary is None:
+        _unavailable("redis-server not found: install the 'redis-server' package")
+    try:
+        import redis
+    except ImportError:
+        _unavailable("redis (redis-py) is not installed: run `uv sync` with all packages")
+    password = secrets.token_urlsafe(24)
+    with contextlib.ExitStack() as stack:
+        tmp = Path(stack.enter_context(_tmpdir()))
+        log = tmp / "redis.log"
+        for attempt in range(PORT_ATTEMPTS):
+            port = _free_port()
+            # The password goes through a config file, not argv (visible in ps).
+            conf = tmp / "redis.conf"
+            conf.write_text(
+                f"bind {HOST}\nport {port}\nsave ''\nappendonly no\ndir {tmp}\n"
+                f"logfile {log}\ndaemonize no\nuser default on >{password} ~* &* +@all\n"
+                f"{extra_conf}"
+            )
+            conf.chmod(0o600)
+            proc = subprocess.Popen(
+                [binary, str(conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                cwd=tmp,
+            )
+            stack.callback(_stop, proc)
+            server = RedisServer(HOST, port, password)
+            if _wait(server, proc, redis):
+                break
+            _stop(proc)
+            if attempt + 1 == PORT_ATTEMPTS:
+                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                pytest.fail(f"redis-server did not start:\n{tail}", pytrace=False)
+        # Authentication must really be enforced, or rotation tests prove nothing.
+        probe = redis.Redis(host=HOST, port=port, password=password + "x", socket_timeout=5)
+        with contextlib.closing(probe), pytest.raises(redis.AuthenticationError):
+            probe.ping()
+        yield server
+
+
+@contextlib.contextmanager
+def _tmpdir() -> Iterator[str]:
+    import tempfile
+
+    path = tempfile.mkdtemp(prefix="awsrefs-redis-")
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def _wait(server: RedisServer, proc: subprocess.Popen[bytes], redis: Any) -> bool:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with contextlib.closing(server.admin()) as admin:
+                admin.ping()
+        except redis.ConnectionError:
+            time.sleep(0.05)
+        else:
+            return True
+    return False
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(10)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test that needs the redis-server (``-m "not redis"`` skips them)."""
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        if "redis_server" in names or "redis_cluster" in names:
+            item.add_marker(pytest.mark.redis)
+
+
+@dataclasses.dataclass(frozen=True)
+class RedisCluster:
+    """A throwaway Redis Cluster of primaries; users are changed on every node, as ElastiCache
+    applies ModifyUser to every node of a replication group."""
+
+    nodes: tuple[RedisServer, ...]
+
+    @property
+    def url(self) -> str:
+        """The first node's URL, without credentials."""
+        return self.nodes[0].url
+
+    def set_user(self, name: str, *passwords: str) -> None:
+        for node in self.nodes:
+            node.set_user(name, *passwords)
+
+    def kill_user(self, name: str) -> int:
+        return sum(node.kill_user(name) for node in self.nodes)
+
+
+@contextlib.contextmanager
+def run_redis_cluster(size: int = 3) -> Iterator[RedisCluster]:
+    """Start ``size`` redis-servers in cluster mode and join them (``redis-cli --cluster``)."""
+    cli = shutil.which("redis-cli") or shutil.which("redis-cli", path="/usr/bin")
+    if cli is None:
+        _unavailable("redis-cli not found: install the 'redis-server' package (redis-tools)")
+    with contextlib.ExitStack() as stack:
+        conf = "cluster-enabled yes\ncluster-config-file nodes.conf\n"
+        nodes = tuple(stack.enter_context(run_redis(conf)) for _ in range(size))
+        env = {**os.environ, "REDISCLI_AUTH": nodes[0].admin_password}
+        # Every node gets the first one's admin password, for redis-cli.
+        for node in nodes[1:]:
+            with contextlib.closing(node.admin()) as admin:
+                admin.execute_command(
+                    "ACL", "SETUSER", "default", "resetpass", f">{env['REDISCLI_AUTH']}"
+                )
+        nodes = tuple(RedisServer(n.host, n.port, env["REDISCLI_AUTH"]) for n in nodes)
+        addresses = [f"{n.host}:{n.port}" for n in nodes]
+        result = subprocess.run(
+            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        if result.returncode != 0:
+            pytest.fail(f"redis-cli --cluster create failed:\n{result.stdout[-2000:]}")
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            states = []
+            for node in nodes:
+                with contextlib.closing(node.admin()) as admin:
+                    states.append(admin.execute_command("CLUSTER", "INFO"))
+            if all(
+                b"cluster_state:ok" in s if isinstance(s, bytes) else "cluster_state:ok" in str(s)
+                for s in states
+            ):
+                break
+            if time.monotonic() > deadline:
+                pytest.fail("the Redis Cluster did not reach cluster_state:ok", pytrace=False)
+            time.sleep(0.1)
+        yield RedisCluster(nodes)
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[RedisCluster]:
+    """Three redis-servers on 127.0.0.1 joined in a Redis Cluster (primaries only)."""
+    with run_redis_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """A throwaway redis-server on 127.0.0.1 whose ``default`` user has a random password."""
+    with run_redis() as server:
+        yield server
