@@ -11,9 +11,13 @@ import asyncio
 import collections
 import contextlib
 import copy
+import os
 import pickle
 import socket
+import subprocess
+import sys
 import traceback
+from pathlib import Path
 
 import awsrefs_redis
 import awsrefs_redis.asyncio
@@ -299,3 +303,28 @@ def test_redis_retry_options_still_apply_around_the_wrapper(resolver):
     assert calls == [1, 2, 2, 2]  # anything else: redis-py's retries as configured
     with pytest.raises(TypeError):
         awsrefs_redis.Connection(host="127.0.0.1")  # no credentials
+
+
+# -- the example -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow  # the example program in a subprocess
+def test_example_runs(aws, redis_server):
+    user = unique_name("example")
+    pw = password("example")
+    redis_server.set_user(user, pw)
+    aws.put_secret("myapp/prod/redis", secret_value(user, pw))
+    env = dict(os.environ, AWS_ENDPOINT_URL=aws.endpoint_url, AWS_REGION=aws.region)
+    env.update(REDIS_URL=redis_server.url, REDIS_SECRET="secretsmanager:myapp/prod/redis")
+    root = Path(__file__).resolve().parents[3]
+    result = subprocess.run(
+        [sys.executable, str(root / "examples" / "redis_rotation.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"logged in as {user}; answer = 42"
+    assert_no_secrets(result.stdout + result.stderr, "example output")
