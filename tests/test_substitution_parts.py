@@ -7,7 +7,7 @@ import pytest
 from awsrefs import FailureKind, SecretRef, SSMRef, parse
 from awsrefs._grammar import text_of
 from awsrefs._memo import SizedMemo
-from awsrefs._substitute import FAILED, Status, substitute
+from awsrefs._outcome import FAILED, Status, substitute
 from awsrefs._walk import DROP
 from awsrefs.backends._base import Miss
 

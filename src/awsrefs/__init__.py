@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from awsrefs import testing as testing
     from awsrefs._default import default_resolver, set_default_resolver
     from awsrefs._grammar import QuotedRef, Ref, SecretRef, SSMRef, Template, parse
+    from awsrefs._outcome import Checked, Resolved
     from awsrefs._references import (
         FoundReference,
         find_references,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
         is_reference,
     )
     from awsrefs._resolver import Resolver
-    from awsrefs._results import Checked, Resolved
     from awsrefs._stats import Stats
     from awsrefs._walk import format_path
     from awsrefs.errors import Failure, FailureKind, RefError, RefSyntaxError, ResolutionError
@@ -71,7 +71,7 @@ __all__ = [
 
 # Public name -> the module that defines it.
 _HOMES = {
-    "Checked": "awsrefs._results",
+    "Checked": "awsrefs._outcome",
     "Failure": "awsrefs.errors",
     "FailureKind": "awsrefs.errors",
     "FoundReference": "awsrefs._references",
@@ -80,7 +80,7 @@ _HOMES = {
     "RefError": "awsrefs.errors",
     "RefSyntaxError": "awsrefs.errors",
     "ResolutionError": "awsrefs.errors",
-    "Resolved": "awsrefs._results",
+    "Resolved": "awsrefs._outcome",
     "Resolver": "awsrefs._resolver",
     "SSMRef": "awsrefs._grammar",
     "SecretRef": "awsrefs._grammar",

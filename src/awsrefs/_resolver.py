@@ -2,8 +2,8 @@
 
 The parts live next door (see docs/architecture.md): :mod:`awsrefs._references` walks and
 parses, :mod:`awsrefs._fetcher` (with :mod:`awsrefs._plan`) makes the fewest parallel calls
-through :mod:`awsrefs._cache`, :mod:`awsrefs._extract` reads a value out of an item and
-:mod:`awsrefs._settled` gathers a pass's outcome. This module ties them together behind the
+through :mod:`awsrefs._cache`, :mod:`awsrefs._outcome` reads a value out of an item and
+:mod:`awsrefs._outcome` gathers a pass's outcome. This module ties them together behind the
 public methods and keeps the cached ``get`` path short.
 """
 
@@ -17,14 +17,22 @@ from awsrefs import _override
 from awsrefs._backend_choice import choose_backend
 from awsrefs._cache import Cache, Entry
 from awsrefs._default import register
-from awsrefs._extract import NO_VALUE, extract, extractor
 from awsrefs._fetcher import Fetcher
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
 from awsrefs._memo import SizedMemo
+from awsrefs._outcome import (
+    NO_VALUE,
+    Checked,
+    Resolved,
+    Settled,
+    extract,
+    extractor,
+    missed,
+    settle,
+    settle_one,
+)
 from awsrefs._plan import ItemKey, item_key
 from awsrefs._references import ParseMemo, scan, validate_arguments
-from awsrefs._results import Checked, Resolved
-from awsrefs._settled import Settled, missed, settle, settle_one
 from awsrefs._stats import Stats
 from awsrefs._walk import DROP
 from awsrefs.backends._base import Backend, Fetched, Miss
