@@ -26,9 +26,9 @@ if TYPE_CHECKING:
     from awsrefs import report as report
     from awsrefs import rotation as rotation
     from awsrefs import testing as testing
-    from awsrefs._default import default_resolver, set_default_resolver
     from awsrefs._grammar import QuotedRef, Ref, SecretRef, SSMRef, Template, parse
     from awsrefs._outcome import Checked, Resolved
+    from awsrefs._process import default_resolver, set_default_resolver
     from awsrefs._references import (
         FoundReference,
         find_references,
@@ -86,13 +86,13 @@ _HOMES = {
     "SecretRef": "awsrefs._grammar",
     "Stats": "awsrefs._stats",
     "Template": "awsrefs._grammar",
-    "default_resolver": "awsrefs._default",
+    "default_resolver": "awsrefs._process",
     "find_references": "awsrefs._references",
     "format_path": "awsrefs._walk",
     "has_references": "awsrefs._references",
     "is_reference": "awsrefs._references",
     "parse": "awsrefs._grammar",
-    "set_default_resolver": "awsrefs._default",
+    "set_default_resolver": "awsrefs._process",
 }
 _SUBMODULES = frozenset({"backends", "errors", "iam", "iam_auth", "report", "rotation", "testing"})
 
@@ -102,7 +102,7 @@ def resolve(obj: T, *, path: str = "") -> T:
 
     See :meth:`Resolver.resolve`.
     """
-    from awsrefs._default import default_resolver
+    from awsrefs._process import default_resolver
 
     return default_resolver().resolve(obj, path=path)
 

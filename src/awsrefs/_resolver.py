@@ -13,10 +13,9 @@ import time
 from collections.abc import Callable
 from typing import Any, Literal, TypeVar
 
-from awsrefs import _override
+from awsrefs import _process
 from awsrefs._backend_choice import choose_backend
 from awsrefs._cache import Cache, Entry
-from awsrefs._default import register
 from awsrefs._fetcher import Fetcher
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
 from awsrefs._memo import SizedMemo
@@ -32,6 +31,7 @@ from awsrefs._outcome import (
     settle_one,
 )
 from awsrefs._plan import ItemKey, item_key
+from awsrefs._process import register
 from awsrefs._references import ParseMemo, scan, validate_arguments
 from awsrefs._stats import Stats
 from awsrefs._walk import DROP
@@ -122,8 +122,8 @@ class Resolver:
         self._parse = ParseMemo()
         # reference -> (item key, value extractor, last entry seen, its extracted value)
         self._fast: SizedMemo[Any, FastEntry] = SizedMemo()
-        _override.clear_on_swap(self._fast)  # so get() need not check the override itself
-        self._seen = _override.active  # the testing override this resolver's cache is for
+        _process.clear_on_swap(self._fast)  # so get() need not check the override itself
+        self._seen = _process.active  # the testing override this resolver's cache is for
         self._default_region: str | object | None = _MISSING
         register(self)
 
@@ -400,7 +400,7 @@ class Resolver:
 
         When the override changed since the last look, what was cached is dropped first.
         """
-        seen = _override.active
+        seen = _process.active
         if seen is not self._seen:
             self._seen = seen
             self._cache.clear()

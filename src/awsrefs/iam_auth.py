@@ -33,7 +33,7 @@ from typing import Any, NamedTuple, TypeVar
 
 from awsrefs._auth_failures import chain, is_auth_failure
 from awsrefs._credentials import Credentials
-from awsrefs._default import default_resolver
+from awsrefs._process import default_resolver
 from awsrefs._redact import redact_exception
 from awsrefs._resolver import Resolver
 from awsrefs.backends import _logging
