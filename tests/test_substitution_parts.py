@@ -6,9 +6,8 @@ import pytest
 
 from awsrefs import FailureKind, SecretRef, SSMRef, parse
 from awsrefs._grammar import text_of
-from awsrefs._memo import SizedMemo
 from awsrefs._outcome import FAILED, Status, substitute
-from awsrefs._walk import DROP
+from awsrefs._references import DROP, SizedMemo
 from awsrefs.backends._base import Miss
 
 GONE = Miss(FailureKind.NOT_FOUND, "no parameter")

@@ -32,12 +32,12 @@ if TYPE_CHECKING:
     from awsrefs._references import (
         FoundReference,
         find_references,
+        format_path,
         has_references,
         is_reference,
     )
     from awsrefs._resolver import Resolver
     from awsrefs._stats import Stats
-    from awsrefs._walk import format_path
     from awsrefs.errors import Failure, FailureKind, RefError, RefSyntaxError, ResolutionError
 
     T = TypeVar("T")
@@ -88,7 +88,7 @@ _HOMES = {
     "Template": "awsrefs._grammar",
     "default_resolver": "awsrefs._process",
     "find_references": "awsrefs._references",
-    "format_path": "awsrefs._walk",
+    "format_path": "awsrefs._references",
     "has_references": "awsrefs._references",
     "is_reference": "awsrefs._references",
     "parse": "awsrefs._grammar",

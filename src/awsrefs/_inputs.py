@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from awsrefs._walk import TooManyPlacesError, every_place, format_path, walk
+from awsrefs._references import TooManyPlacesError, every_place, format_path, walk
 
 __all__ = ["InputError", "Setting", "load_django_settings", "load_environ", "load_file"]
 

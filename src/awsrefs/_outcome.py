@@ -17,14 +17,15 @@ from typing import Any, NamedTuple
 
 from awsrefs._cache import Entry
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, text_of
-from awsrefs._references import Scan, scan
-from awsrefs._walk import (
+from awsrefs._references import (
     DROP,
     BackEdge,
+    Scan,
     containers_leading_to,
     cycles_through,
     format_path,
     rebuild,
+    scan,
 )
 from awsrefs.backends._base import _NOT_JSON, Fetched, Miss
 from awsrefs.errors import Failure, FailureKind, RefSyntaxError

@@ -18,7 +18,6 @@ from awsrefs._backend_choice import choose_backend
 from awsrefs._cache import Cache, Entry
 from awsrefs._fetcher import Fetcher
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
-from awsrefs._memo import SizedMemo
 from awsrefs._outcome import (
     NO_VALUE,
     Checked,
@@ -32,9 +31,8 @@ from awsrefs._outcome import (
 )
 from awsrefs._plan import ItemKey, item_key
 from awsrefs._process import register
-from awsrefs._references import ParseMemo, scan, validate_arguments
+from awsrefs._references import DROP, ParseMemo, SizedMemo, scan, validate_arguments
 from awsrefs._stats import Stats
-from awsrefs._walk import DROP
 from awsrefs.backends._base import Backend, Fetched, Miss
 from awsrefs.errors import Failure, ResolutionError
 
