@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from awsrefs import report as report
     from awsrefs import rotation as rotation
     from awsrefs import testing as testing
+    from awsrefs._fetch import Stats
     from awsrefs._grammar import QuotedRef, Ref, SecretRef, SSMRef, Template, parse
     from awsrefs._outcome import Checked, Resolved
     from awsrefs._process import default_resolver, set_default_resolver
@@ -37,7 +38,6 @@ if TYPE_CHECKING:
         is_reference,
     )
     from awsrefs._resolver import Resolver
-    from awsrefs._stats import Stats
     from awsrefs.errors import Failure, FailureKind, RefError, RefSyntaxError, ResolutionError
 
     T = TypeVar("T")
@@ -84,7 +84,7 @@ _HOMES = {
     "Resolver": "awsrefs._resolver",
     "SSMRef": "awsrefs._grammar",
     "SecretRef": "awsrefs._grammar",
-    "Stats": "awsrefs._stats",
+    "Stats": "awsrefs._fetch",
     "Template": "awsrefs._grammar",
     "default_resolver": "awsrefs._process",
     "find_references": "awsrefs._references",

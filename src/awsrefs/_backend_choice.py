@@ -13,7 +13,7 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from awsrefs._stats import Stats
+from awsrefs._fetch import Stats
 from awsrefs.backends._base import Backend
 
 __all__ = ["AWS_OPTIONS", "choose_backend"]

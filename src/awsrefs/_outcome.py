@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
-from awsrefs._cache import Entry
+from awsrefs._fetch import Entry
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template, text_of
 from awsrefs._references import (
     DROP,

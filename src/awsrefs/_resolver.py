@@ -1,8 +1,8 @@
 """The Resolver: walk, parse, fetch through the cache, substitute, rebuild.
 
 The parts live next door (see docs/architecture.md): :mod:`awsrefs._references` walks and
-parses, :mod:`awsrefs._fetcher` (with :mod:`awsrefs._plan`) makes the fewest parallel calls
-through :mod:`awsrefs._cache`, :mod:`awsrefs._outcome` reads a value out of an item and
+parses, :mod:`awsrefs._fetch` (with :mod:`awsrefs._fetch`) makes the fewest parallel calls
+through :mod:`awsrefs._fetch`, :mod:`awsrefs._outcome` reads a value out of an item and
 :mod:`awsrefs._outcome` gathers a pass's outcome. This module ties them together behind the
 public methods and keeps the cached ``get`` path short.
 """
@@ -15,8 +15,7 @@ from typing import Any, Literal, TypeVar
 
 from awsrefs import _process
 from awsrefs._backend_choice import choose_backend
-from awsrefs._cache import Cache, Entry
-from awsrefs._fetcher import Fetcher
+from awsrefs._fetch import Cache, Entry, Fetcher, ItemKey, Stats, item_key
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
 from awsrefs._outcome import (
     NO_VALUE,
@@ -29,10 +28,8 @@ from awsrefs._outcome import (
     settle,
     settle_one,
 )
-from awsrefs._plan import ItemKey, item_key
 from awsrefs._process import register
 from awsrefs._references import DROP, ParseMemo, SizedMemo, scan, validate_arguments
-from awsrefs._stats import Stats
 from awsrefs.backends._base import Backend, Fetched, Miss
 from awsrefs.errors import Failure, ResolutionError
 

@@ -30,8 +30,8 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from awsrefs._fetch import Stats
 from awsrefs._grammar import split_selector
-from awsrefs._stats import Stats
 from awsrefs.backends._base import Fetched, Miss, Outcome
 from awsrefs.backends._classify import classify_error
 from awsrefs.errors import FailureKind

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
+from awsrefs._fetch import Stats, one_attempt_only
 from awsrefs._grammar import split_selector
-from awsrefs._retry import one_attempt_only
-from awsrefs._stats import Stats
 from awsrefs.backends._base import TRANSIENT, Fetched, Miss, Outcome
 from awsrefs.backends._classify import (
     botocore_error,
