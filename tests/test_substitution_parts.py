@@ -8,7 +8,7 @@ from awsrefs import FailureKind, SecretRef, SSMRef, parse
 from awsrefs._grammar import text_of
 from awsrefs._outcome import FAILED, Status, substitute
 from awsrefs._references import DROP, SizedMemo
-from awsrefs.backends._base import Miss
+from awsrefs.backends import Miss
 
 GONE = Miss(FailureKind.NOT_FOUND, "no parameter")
 DENIED = Miss(FailureKind.ACCESS_DENIED, "the caller needs ssm:GetParameters")

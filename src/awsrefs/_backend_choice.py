@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from awsrefs._fetch import Stats
-from awsrefs.backends._base import Backend
+from awsrefs.backends import Backend
 
 __all__ = ["AWS_OPTIONS", "choose_backend"]
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Generic, Literal, NamedTuple, TypeVar
 
 from awsrefs._grammar import Ref, SSMRef, split_selector
-from awsrefs.backends._base import TRANSIENT, Backend, Fetched, Miss, Outcome
+from awsrefs.backends import TRANSIENT, Backend, Fetched, Miss, Outcome
 from awsrefs.errors import Failure, FailureKind, ResolutionError
 
 if TYPE_CHECKING:

@@ -27,7 +27,7 @@ from awsrefs._references import (
     rebuild,
     scan,
 )
-from awsrefs.backends._base import _NOT_JSON, Fetched, Miss
+from awsrefs.backends import _NOT_JSON, Fetched, Miss
 from awsrefs.errors import Failure, FailureKind, RefSyntaxError
 
 __all__ = [

@@ -18,7 +18,7 @@ import threading
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from awsrefs.backends._base import Backend
+from awsrefs.backends import Backend
 
 if TYPE_CHECKING:
     from awsrefs._resolver import Resolver

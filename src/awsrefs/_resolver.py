@@ -30,7 +30,7 @@ from awsrefs._outcome import (
 )
 from awsrefs._process import register
 from awsrefs._references import DROP, ParseMemo, SizedMemo, scan, validate_arguments
-from awsrefs.backends._base import Backend, Fetched, Miss
+from awsrefs.backends import Backend, Fetched, Miss
 from awsrefs.errors import Failure, ResolutionError
 
 __all__ = ["Resolver"]

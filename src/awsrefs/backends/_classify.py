@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from awsrefs.backends._base import Miss
+from awsrefs.backends import Miss
 from awsrefs.errors import FailureKind
 
 __all__ = [

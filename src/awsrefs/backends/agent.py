@@ -32,7 +32,7 @@ from typing import Any
 
 from awsrefs._fetch import Stats
 from awsrefs._grammar import split_selector
-from awsrefs.backends._base import Fetched, Miss, Outcome
+from awsrefs.backends import Fetched, Miss, Outcome
 from awsrefs.backends._classify import classify_error
 from awsrefs.errors import FailureKind
 

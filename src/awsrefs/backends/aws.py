@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 from awsrefs._fetch import Stats, one_attempt_only
 from awsrefs._grammar import split_selector
-from awsrefs.backends._base import TRANSIENT, Fetched, Miss, Outcome
+from awsrefs.backends import TRANSIENT, Fetched, Miss, Outcome
 from awsrefs.backends._classify import (
     botocore_error,
     classify_error,
