@@ -1,20 +1,25 @@
-"""The Resolver: walk, parse, fetch through the cache, substitute, rebuild.
+"""The Resolver: walk, parse, fetch through the cache, substitute, rebuild; and its store.
 
 The parts live next door (see docs/architecture.md): :mod:`awsrefs._references` walks and
-parses, :mod:`awsrefs._fetch` (with :mod:`awsrefs._fetch`) makes the fewest parallel calls
-through :mod:`awsrefs._fetch`, :mod:`awsrefs._outcome` reads a value out of an item and
-:mod:`awsrefs._outcome` gathers a pass's outcome. This module ties them together behind the
-public methods and keeps the cached ``get`` path short.
+parses, :mod:`awsrefs._fetch` makes the fewest parallel calls through its cache, and
+:mod:`awsrefs._outcome` reads a value out of an item and gathers a pass's outcome. This module
+ties them together behind the public methods, keeps the cached ``get`` path short, and chooses
+the store a resolver reads from (:func:`choose_backend`).
+
+``Resolver(backend=...)`` is the one way to choose a store. The AWS client options of
+:class:`Resolver` (:data:`AWS_OPTIONS`, the one list of them) are a shorthand that builds an
+:class:`~awsrefs.backends.aws.AwsBackend`; with ``backend=`` they would be ignored, so they
+are an error there, as are the options the agent cannot use under ``AWSREFS_BACKEND=agent``.
 """
 
 from __future__ import annotations
 
+import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
 from awsrefs import _process
-from awsrefs._backend_choice import choose_backend
 from awsrefs._fetch import Cache, Entry, Fetcher, ItemKey, Stats, item_key
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
 from awsrefs._outcome import (
@@ -33,7 +38,8 @@ from awsrefs._references import DROP, ParseMemo, SizedMemo, scan, validate_argum
 from awsrefs.backends import Backend, Fetched, Miss
 from awsrefs.errors import Failure, ResolutionError
 
-__all__ = ["Resolver"]
+__all__ = ["AWS_OPTIONS", "Resolver", "choose_backend"]
+
 
 T = TypeVar("T")
 FastEntry = tuple[ItemKey, Callable[[Fetched], Any], Entry | None, Any]
@@ -102,15 +108,8 @@ class Resolver:
         self._stats = Stats()
         self._cache: Cache[ItemKey] = Cache(ttl)  # each part checks its own arguments
         self._fetcher = Fetcher(self._cache, self._stats, retry_budget, max_workers)
-        options = {
-            "session": session,
-            "region_name": region_name,
-            "endpoint_url": endpoint_url,
-            "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout,
-            "max_attempts": max_attempts,
-            "retry_mode": retry_mode,
-        }
+        arguments = locals()
+        options = {name: arguments[name] for name in AWS_OPTIONS}  # the one list of them
         backend = choose_backend(backend, options, max_workers=max_workers, stats=self._stats)
         self._backend = backend
         self._region_name = region_name
@@ -409,3 +408,66 @@ class Resolver:
         self._fast.after_fork()
         self._stats.after_fork()
         self._backend.after_fork()
+
+
+# The Resolver keyword arguments that only describe an AWS client, in signature order.
+AWS_OPTIONS = (
+    "session",
+    "region_name",
+    "endpoint_url",
+    "connect_timeout",
+    "read_timeout",
+    "max_attempts",
+    "retry_mode",
+)
+# Those the agent backend uses too (its region and its one timeout).
+_AGENT_OPTIONS = {"region_name": "region_name", "read_timeout": "timeout"}
+_ENV = "AWSREFS_BACKEND"
+
+
+def choose_backend(
+    backend: Backend | None, options: Mapping[str, Any], *, max_workers: int, stats: Stats
+) -> Backend:
+    """The backend for a resolver; one it builds counts its calls in ``stats``.
+
+    Args:
+        backend: The store passed as ``backend=``, or None.
+        options: The AWS client options by name; None means not given.
+        max_workers: The resolver's parallel calls (the AWS client's connection pool).
+        stats: The resolver's counters.
+
+    Raises:
+        TypeError: ``backend=`` was given together with AWS client options.
+        ValueError: ``AWSREFS_BACKEND`` is unknown, or is ``agent`` with options the agent
+            cannot use.
+    """
+    given = {name: options[name] for name in AWS_OPTIONS if options.get(name) is not None}
+    if backend is not None:
+        if given:
+            raise TypeError(
+                f"Resolver(backend=...) was also given {_listed(given)}, which it would "
+                "ignore: they describe an AWS client, so pass them to "
+                "awsrefs.backends.AwsBackend(...) instead, or leave backend= out"
+            )
+        return backend
+    choice = os.environ.get(_ENV, "").strip().lower()
+    if choice == "agent":
+        unused = {name: value for name, value in given.items() if name not in _AGENT_OPTIONS}
+        if unused:
+            raise ValueError(
+                f"{_ENV}=agent reads through the local agent, which cannot use "
+                f"{_listed(unused)}; leave them out, or unset {_ENV} to call AWS"
+            )
+        from awsrefs.backends.agent import AgentBackend
+
+        agent = {_AGENT_OPTIONS[name]: value for name, value in given.items()}
+        return AgentBackend(**agent, stats=stats)
+    if choice not in ("", "aws"):
+        raise ValueError(f"{_ENV} must be 'aws' or 'agent' (or unset), not {choice!r}")
+    from awsrefs.backends.aws import AwsBackend
+
+    return AwsBackend(**given, max_pool_connections=max_workers, stats=stats)
+
+
+def _listed(given: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}=" for name in given)
