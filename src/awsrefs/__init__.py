@@ -29,7 +29,6 @@ if TYPE_CHECKING:
     from awsrefs._fetch import Stats
     from awsrefs._grammar import QuotedRef, Ref, SecretRef, SSMRef, Template, parse
     from awsrefs._outcome import Checked, Resolved
-    from awsrefs._process import default_resolver, set_default_resolver
     from awsrefs._references import (
         FoundReference,
         find_references,
@@ -37,7 +36,7 @@ if TYPE_CHECKING:
         has_references,
         is_reference,
     )
-    from awsrefs._resolver import Resolver
+    from awsrefs._resolver import Resolver, default_resolver, set_default_resolver
     from awsrefs.errors import Failure, FailureKind, RefError, RefSyntaxError, ResolutionError
 
     T = TypeVar("T")
@@ -86,13 +85,13 @@ _HOMES = {
     "SecretRef": "awsrefs._grammar",
     "Stats": "awsrefs._fetch",
     "Template": "awsrefs._grammar",
-    "default_resolver": "awsrefs._process",
+    "default_resolver": "awsrefs._resolver",
     "find_references": "awsrefs._references",
     "format_path": "awsrefs._references",
     "has_references": "awsrefs._references",
     "is_reference": "awsrefs._references",
     "parse": "awsrefs._grammar",
-    "set_default_resolver": "awsrefs._process",
+    "set_default_resolver": "awsrefs._resolver",
 }
 _SUBMODULES = frozenset({"backends", "errors", "iam", "iam_auth", "report", "rotation", "testing"})
 
@@ -102,7 +101,7 @@ def resolve(obj: T, *, path: str = "") -> T:
 
     See :meth:`Resolver.resolve`.
     """
-    from awsrefs._process import default_resolver
+    from awsrefs._resolver import default_resolver
 
     return default_resolver().resolve(obj, path=path)
 

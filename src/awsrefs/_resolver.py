@@ -10,16 +10,26 @@ the store a resolver reads from (:func:`choose_backend`).
 :class:`Resolver` (:data:`AWS_OPTIONS`, the one list of them) are a shorthand that builds an
 :class:`~awsrefs.backends.aws.AwsBackend`; with ``backend=`` they would be ignored, so they
 are an error there, as are the options the agent cannot use under ``AWSREFS_BACKEND=agent``.
+
+Process-wide state lives here too: the default resolver, the testing override, and what a
+forked child resets. The override of ``awsrefs.testing`` is one object, swapped whole. Every
+resolver remembers the :data:`active` object it last saw and compares it with the current one
+(``is``) before it reads its cache or fetches, so after a swap it drops what it cached from
+the store before. The cached ``get`` path does not look: a swap clears each resolver's memo of
+recent ``get`` answers (registered with :func:`clear_on_swap`), which sends the next ``get``
+through that comparison. Every resolver is registered (held weakly) so that a forked child
+drops its threads, locks and connections.
 """
 
 from __future__ import annotations
 
 import os
+import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from typing import Any, Literal, TypeVar
 
-from awsrefs import _process
 from awsrefs._fetch import Cache, Entry, Fetcher, ItemKey, Stats, item_key
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
 from awsrefs._outcome import (
@@ -33,12 +43,23 @@ from awsrefs._outcome import (
     settle,
     settle_one,
 )
-from awsrefs._process import register
 from awsrefs._references import DROP, ParseMemo, SizedMemo, scan, validate_arguments
 from awsrefs.backends import Backend, Fetched, Miss
 from awsrefs.errors import Failure, ResolutionError
 
-__all__ = ["AWS_OPTIONS", "Resolver", "choose_backend"]
+__all__ = [
+    "AWS_OPTIONS",
+    "Override",
+    "Resolver",
+    "active",
+    "after_fork",
+    "choose_backend",
+    "clear_on_swap",
+    "default_resolver",
+    "register",
+    "set_default_resolver",
+    "swap",
+]
 
 
 T = TypeVar("T")
@@ -116,8 +137,8 @@ class Resolver:
         self._parse = ParseMemo()
         # reference -> (item key, value extractor, last entry seen, its extracted value)
         self._fast: SizedMemo[Any, FastEntry] = SizedMemo()
-        _process.clear_on_swap(self._fast)  # so get() need not check the override itself
-        self._seen = _process.active  # the testing override this resolver's cache is for
+        clear_on_swap(self._fast)  # so get() need not check the override itself
+        self._seen = active  # the testing override this resolver's cache is for
         self._default_region: str | object | None = _MISSING
         register(self)
 
@@ -394,7 +415,7 @@ class Resolver:
 
         When the override changed since the last look, what was cached is dropped first.
         """
-        seen = _process.active
+        seen = active
         if seen is not self._seen:
             self._seen = seen
             self._cache.clear()
@@ -471,3 +492,89 @@ def choose_backend(
 
 def _listed(given: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}=" for name in given)
+
+
+class Override:
+    """The store every resolver reads from instead of its own.
+
+    Attributes:
+        backend: The store, or None: each resolver reads from its own.
+    """
+
+    __slots__ = ("backend",)  # a plain class: a dataclass would cost about 1 ms of import
+
+    def __init__(self, backend: Backend | None = None) -> None:
+        self.backend = backend
+
+
+active = Override()
+_lock = threading.Lock()
+_cleared_on_swap: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def clear_on_swap(memo: Any) -> None:
+    """Have ``memo.clear()`` called on every swap (the memo is held weakly)."""
+    _cleared_on_swap.add(memo)
+
+
+def swap(backend: Backend | None) -> Backend | None:
+    """Make every resolver read from ``backend`` (None: from its own); return the one before."""
+    global active
+    with _lock:
+        previous = active.backend
+        active = Override(backend)
+        memos = list(_cleared_on_swap)
+    for memo in memos:
+        memo.clear()
+    return previous
+
+
+def after_fork() -> None:
+    """A child process gets a lock of its own."""
+    global _lock
+    _lock = threading.Lock()
+
+
+_resolvers: weakref.WeakSet[Resolver] = weakref.WeakSet()
+
+
+def register(resolver: Resolver) -> None:
+    """Have ``resolver`` drop its threads, locks and connections in a forked child."""
+    _resolvers.add(resolver)
+
+
+_default: Resolver | None = None
+_default_lock = threading.Lock()
+
+
+def default_resolver() -> Resolver:
+    """The process-wide resolver used by ``awsrefs.resolve`` and the integrations.
+
+    Made on first use with the environment's AWS configuration (``AWS_REGION``,
+    ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``...).
+    """
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Resolver()
+    return _default
+
+
+def set_default_resolver(resolver: Resolver | None) -> None:
+    """Replace the process-wide resolver (None: make a new one on next use)."""
+    global _default
+    with _default_lock:
+        _default = resolver
+
+
+def _after_fork_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+    after_fork()
+    for resolver in list(_resolvers):
+        resolver._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -44,9 +44,8 @@ from typing import Any, NamedTuple, TypeAlias, TypeVar
 from awsrefs._auth_failures import AUTH_SQLSTATES, MYSQL_ACCESS_DENIED, is_auth_failure
 from awsrefs._credentials import Credentials, CredentialsError
 from awsrefs._grammar import SecretRef, parse
-from awsrefs._process import default_resolver
 from awsrefs._redact import redact_exception, scrubbed
-from awsrefs._resolver import Resolver
+from awsrefs._resolver import Resolver, default_resolver
 from awsrefs._rotation_state import Claim, Probe, State, state_for
 from awsrefs.errors import FailureKind, RefError, ResolutionError
 
