@@ -32,8 +32,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
 from awsrefs._auth_failures import chain, is_auth_failure
-from awsrefs._credentials import Credentials
-from awsrefs._redact import redact_exception
+from awsrefs._credentials import Credentials, redact_exception
 from awsrefs._resolver import Resolver, default_resolver
 from awsrefs.backends import aws
 from awsrefs.errors import RefError
