@@ -28,6 +28,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from awsrefs._fetch import Cache, Entry, Fetcher, ItemKey, Stats, item_key
@@ -494,6 +495,7 @@ def _listed(given: Mapping[str, Any]) -> str:
     return ", ".join(f"{name}=" for name in given)
 
 
+@dataclass(frozen=True)
 class Override:
     """The store every resolver reads from instead of its own.
 
@@ -501,10 +503,7 @@ class Override:
         backend: The store, or None: each resolver reads from its own.
     """
 
-    __slots__ = ("backend",)  # a plain class: a dataclass would cost about 1 ms of import
-
-    def __init__(self, backend: Backend | None = None) -> None:
-        self.backend = backend
+    backend: Backend | None = None
 
 
 active = Override()
