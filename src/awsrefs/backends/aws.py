@@ -592,7 +592,7 @@ class AwsBackend:
         from botocore.exceptions import BotoCoreError, ClientError
 
         self.stats.add_call(f"{service}:{operation}")
-        # One attempt while the resolver fails fast after a spent retry budget (see _retry).
+        # One attempt while the resolver fails fast after a spent retry budget (see _fetch.OUTAGES).
         attempts = 1 if one_attempt_only() else self._max_attempts
         try:
             client = self._client(service, region, attempts)
