@@ -36,7 +36,7 @@ from collections.abc import (
     Sequence,
     Set,
 )
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any, Generic, NamedTuple, TypeVar
 
@@ -101,6 +101,7 @@ class BackEdge(NamedTuple):
     target_id: int
 
 
+@dataclass(eq=False, repr=False, slots=True)
 class Tree:
     """What one walk found.
 
@@ -118,29 +119,15 @@ class Tree:
         finished: ``id()`` of each container, in the order the walk left it.
     """
 
-    # A plain class, not a dataclass: each dataclass costs about 1 ms of import time.
-    __slots__ = (
-        "back_edges",
-        "children",
-        "finished",
-        "objects",
-        "parents",
-        "places",
-        "root",
-        "string_parents",
-        "strings",
-    )
-
-    def __init__(self, root: Any = None) -> None:
-        self.root = root
-        self.strings: list[tuple[PathKey, str]] = []
-        self.string_parents: list[int | None] = []
-        self.parents: dict[int, set[int]] = {}
-        self.places: dict[int, list[tuple[int, Hashable]]] = {}
-        self.back_edges: list[BackEdge] = []
-        self.children: dict[int, list[tuple[Hashable, Any]]] = {}
-        self.objects: dict[int, Any] = {}
-        self.finished: list[int] = []
+    root: Any = None
+    strings: list[tuple[PathKey, str]] = field(default_factory=list)
+    string_parents: list[int | None] = field(default_factory=list)
+    parents: dict[int, set[int]] = field(default_factory=dict)
+    places: dict[int, list[tuple[int, Hashable]]] = field(default_factory=dict)
+    back_edges: list[BackEdge] = field(default_factory=list)
+    children: dict[int, list[tuple[Hashable, Any]]] = field(default_factory=dict)
+    objects: dict[int, Any] = field(default_factory=dict)
+    finished: list[int] = field(default_factory=list)
 
     def __repr__(self) -> str:  # never the strings: settings may hold values of their own
         return f"Tree(strings={len(self.strings)}, back_edges={len(self.back_edges)})"
