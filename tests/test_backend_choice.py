@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import inspect
+
 import pytest
 
 import awsrefs
@@ -17,6 +19,17 @@ AWS_OPTIONS = {
     "max_attempts": 2,
     "retry_mode": "standard",
 }
+
+
+def test_the_aws_client_options_are_listed_once_and_both_signatures_follow_the_list():
+    from awsrefs._resolver import AWS_OPTIONS as THE_LIST
+
+    resolver = inspect.signature(Resolver).parameters
+    backend = inspect.signature(AwsBackend).parameters
+    assert set(AWS_OPTIONS) == set(THE_LIST)
+    assert [name for name in resolver if name in THE_LIST] == list(THE_LIST)
+    assert [name for name in backend if name in THE_LIST] == list(THE_LIST)
+    assert set(backend) - set(THE_LIST) == {"max_pool_connections", "stats"}
 
 
 def test_backends_are_public_names():

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from awsrefs._inputs import InputError, parse_env
+from awsrefs.cli._inputs import InputError, parse_env
 from tests.support.canary import CANARY, register_secret
 
 ROOT = Path(__file__).resolve().parents[1]

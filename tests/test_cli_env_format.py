@@ -17,9 +17,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from awsrefs._inputs import parse_env
 from awsrefs.cli import main
 from awsrefs.cli._envline import UnrepresentableError, env_line
+from awsrefs.cli._inputs import parse_env
 from tests.support.canary import register_secret
 
 SHELLS = [shell for shell in ("dash", "bash") if shutil.which(shell)]

@@ -12,8 +12,8 @@ import time
 import pytest
 
 from awsrefs import FailureKind, ResolutionError, Resolver
-from awsrefs.backends._classify import classify_error
 from awsrefs.backends.agent import _status_miss
+from awsrefs.backends.aws import classify_error
 from tests.support.proxy import FaultConfig, FaultProxy, ProxyRequest
 
 CREDENTIAL_ERRORS = [

@@ -20,7 +20,7 @@ import pytest
 
 import awsrefs
 from awsrefs import FailureKind, ResolutionError, Resolver
-from awsrefs._retry import backoff_delay, retry_transient
+from awsrefs._fetch import backoff_delay, retry_transient
 from awsrefs.backends import Fetched, Miss
 from tests.support.proxy import FaultConfig, FaultProxy, ProxyRequest
 

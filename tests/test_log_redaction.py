@@ -13,7 +13,7 @@ import boto3
 import pytest
 
 from awsrefs import Resolver
-from awsrefs.backends._logging import awsrefs_call, in_awsrefs_call
+from awsrefs.backends.aws import awsrefs_call, in_awsrefs_call
 from tests.support.canary import CANARY, assert_no_secrets, recording_debug_logs
 
 PLAIN_VALUE = "plain-client-value-visible-9c1e"  # not a secret: another client's body

@@ -6,10 +6,9 @@ import pytest
 
 from awsrefs import FailureKind, SecretRef, SSMRef, parse
 from awsrefs._grammar import text_of
-from awsrefs._memo import SizedMemo
-from awsrefs._substitute import FAILED, Status, substitute
-from awsrefs._walk import DROP
-from awsrefs.backends._base import Miss
+from awsrefs._outcome import FAILED, Status, substitute
+from awsrefs._references import DROP, SizedMemo
+from awsrefs.backends import Miss
 
 GONE = Miss(FailureKind.NOT_FOUND, "no parameter")
 DENIED = Miss(FailureKind.ACCESS_DENIED, "the caller needs ssm:GetParameters")

@@ -16,8 +16,8 @@ import pytest
 
 import awsrefs
 from awsrefs import Resolver
-from awsrefs._cache import Cache
-from awsrefs._walk import MAX_PLACES, walk
+from awsrefs._fetch import Cache
+from awsrefs._references import MAX_PLACES, walk
 from awsrefs.cli import main
 from awsrefs.testing import StaticBackend
 

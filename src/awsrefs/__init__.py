@@ -26,18 +26,17 @@ if TYPE_CHECKING:
     from awsrefs import report as report
     from awsrefs import rotation as rotation
     from awsrefs import testing as testing
-    from awsrefs._default import default_resolver, set_default_resolver
+    from awsrefs._fetch import Stats
     from awsrefs._grammar import QuotedRef, Ref, SecretRef, SSMRef, Template, parse
+    from awsrefs._outcome import Checked, Resolved
     from awsrefs._references import (
         FoundReference,
         find_references,
+        format_path,
         has_references,
         is_reference,
     )
-    from awsrefs._resolver import Resolver
-    from awsrefs._results import Checked, Resolved
-    from awsrefs._stats import Stats
-    from awsrefs._walk import format_path
+    from awsrefs._resolver import Resolver, default_resolver, set_default_resolver
     from awsrefs.errors import Failure, FailureKind, RefError, RefSyntaxError, ResolutionError
 
     T = TypeVar("T")
@@ -71,7 +70,7 @@ __all__ = [
 
 # Public name -> the module that defines it.
 _HOMES = {
-    "Checked": "awsrefs._results",
+    "Checked": "awsrefs._outcome",
     "Failure": "awsrefs.errors",
     "FailureKind": "awsrefs.errors",
     "FoundReference": "awsrefs._references",
@@ -80,19 +79,19 @@ _HOMES = {
     "RefError": "awsrefs.errors",
     "RefSyntaxError": "awsrefs.errors",
     "ResolutionError": "awsrefs.errors",
-    "Resolved": "awsrefs._results",
+    "Resolved": "awsrefs._outcome",
     "Resolver": "awsrefs._resolver",
     "SSMRef": "awsrefs._grammar",
     "SecretRef": "awsrefs._grammar",
-    "Stats": "awsrefs._stats",
+    "Stats": "awsrefs._fetch",
     "Template": "awsrefs._grammar",
-    "default_resolver": "awsrefs._default",
+    "default_resolver": "awsrefs._resolver",
     "find_references": "awsrefs._references",
-    "format_path": "awsrefs._walk",
+    "format_path": "awsrefs._references",
     "has_references": "awsrefs._references",
     "is_reference": "awsrefs._references",
     "parse": "awsrefs._grammar",
-    "set_default_resolver": "awsrefs._default",
+    "set_default_resolver": "awsrefs._resolver",
 }
 _SUBMODULES = frozenset({"backends", "errors", "iam", "iam_auth", "report", "rotation", "testing"})
 
@@ -102,7 +101,7 @@ def resolve(obj: T, *, path: str = "") -> T:
 
     See :meth:`Resolver.resolve`.
     """
-    from awsrefs._default import default_resolver
+    from awsrefs._resolver import default_resolver
 
     return default_resolver().resolve(obj, path=path)
 

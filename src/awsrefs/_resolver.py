@@ -1,36 +1,67 @@
-"""The Resolver: walk, parse, fetch through the cache, substitute, rebuild.
+"""The Resolver: walk, parse, fetch through the cache, substitute, rebuild; and its store.
 
 The parts live next door (see docs/architecture.md): :mod:`awsrefs._references` walks and
-parses, :mod:`awsrefs._fetcher` (with :mod:`awsrefs._plan`) makes the fewest parallel calls
-through :mod:`awsrefs._cache`, :mod:`awsrefs._extract` reads a value out of an item and
-:mod:`awsrefs._settled` gathers a pass's outcome. This module ties them together behind the
-public methods and keeps the cached ``get`` path short.
+parses, :mod:`awsrefs._fetch` makes the fewest parallel calls through its cache, and
+:mod:`awsrefs._outcome` reads a value out of an item and gathers a pass's outcome. This module
+ties them together behind the public methods, keeps the cached ``get`` path short, and chooses
+the store a resolver reads from (:func:`choose_backend`).
+
+``Resolver(backend=...)`` is the one way to choose a store. The AWS client options of
+:class:`Resolver` (:data:`AWS_OPTIONS`, the one list of them) are a shorthand that builds an
+:class:`~awsrefs.backends.aws.AwsBackend`; with ``backend=`` they would be ignored, so they
+are an error there, as are the options the agent cannot use under ``AWSREFS_BACKEND=agent``.
+
+Process-wide state lives here too: the default resolver, the testing override, and what a
+forked child resets. The override of ``awsrefs.testing`` is one object, swapped whole. Every
+resolver remembers the :data:`active` object it last saw and compares it with the current one
+(``is``) before it reads its cache or fetches, so after a swap it drops what it cached from
+the store before. The cached ``get`` path does not look: a swap clears each resolver's memo of
+recent ``get`` answers (registered with :func:`clear_on_swap`), which sends the next ``get``
+through that comparison. Every resolver is registered (held weakly) so that a forked child
+drops its threads, locks and connections.
 """
 
 from __future__ import annotations
 
+import os
+import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from awsrefs import _override
-from awsrefs._backend_choice import choose_backend
-from awsrefs._cache import Cache, Entry
-from awsrefs._default import register
-from awsrefs._extract import NO_VALUE, extract, extractor
-from awsrefs._fetcher import Fetcher
+from awsrefs._fetch import Cache, Entry, Fetcher, ItemKey, Stats, item_key
 from awsrefs._grammar import Ref, SecretRef, SSMRef, Template
-from awsrefs._memo import SizedMemo
-from awsrefs._plan import ItemKey, item_key
-from awsrefs._references import ParseMemo, scan, validate_arguments
-from awsrefs._results import Checked, Resolved
-from awsrefs._settled import Settled, missed, settle, settle_one
-from awsrefs._stats import Stats
-from awsrefs._walk import DROP
-from awsrefs.backends._base import Backend, Fetched, Miss
+from awsrefs._outcome import (
+    NO_VALUE,
+    Checked,
+    Resolved,
+    Settled,
+    extract,
+    extractor,
+    missed,
+    settle,
+    settle_one,
+)
+from awsrefs._references import DROP, ParseMemo, SizedMemo, scan, validate_arguments
+from awsrefs.backends import Backend, Fetched, Miss
 from awsrefs.errors import Failure, ResolutionError
 
-__all__ = ["Resolver"]
+__all__ = [
+    "AWS_OPTIONS",
+    "Override",
+    "Resolver",
+    "active",
+    "after_fork",
+    "choose_backend",
+    "clear_on_swap",
+    "default_resolver",
+    "register",
+    "set_default_resolver",
+    "swap",
+]
+
 
 T = TypeVar("T")
 FastEntry = tuple[ItemKey, Callable[[Fetched], Any], Entry | None, Any]
@@ -99,23 +130,16 @@ class Resolver:
         self._stats = Stats()
         self._cache: Cache[ItemKey] = Cache(ttl)  # each part checks its own arguments
         self._fetcher = Fetcher(self._cache, self._stats, retry_budget, max_workers)
-        options = {
-            "session": session,
-            "region_name": region_name,
-            "endpoint_url": endpoint_url,
-            "connect_timeout": connect_timeout,
-            "read_timeout": read_timeout,
-            "max_attempts": max_attempts,
-            "retry_mode": retry_mode,
-        }
+        arguments = locals()
+        options = {name: arguments[name] for name in AWS_OPTIONS}  # the one list of them
         backend = choose_backend(backend, options, max_workers=max_workers, stats=self._stats)
         self._backend = backend
         self._region_name = region_name
         self._parse = ParseMemo()
         # reference -> (item key, value extractor, last entry seen, its extracted value)
         self._fast: SizedMemo[Any, FastEntry] = SizedMemo()
-        _override.clear_on_swap(self._fast)  # so get() need not check the override itself
-        self._seen = _override.active  # the testing override this resolver's cache is for
+        clear_on_swap(self._fast)  # so get() need not check the override itself
+        self._seen = active  # the testing override this resolver's cache is for
         self._default_region: str | object | None = _MISSING
         register(self)
 
@@ -392,7 +416,7 @@ class Resolver:
 
         When the override changed since the last look, what was cached is dropped first.
         """
-        seen = _override.active
+        seen = active
         if seen is not self._seen:
             self._seen = seen
             self._cache.clear()
@@ -406,3 +430,150 @@ class Resolver:
         self._fast.after_fork()
         self._stats.after_fork()
         self._backend.after_fork()
+
+
+# The Resolver keyword arguments that only describe an AWS client, in signature order.
+AWS_OPTIONS = (
+    "session",
+    "region_name",
+    "endpoint_url",
+    "connect_timeout",
+    "read_timeout",
+    "max_attempts",
+    "retry_mode",
+)
+# Those the agent backend uses too (its region and its one timeout).
+_AGENT_OPTIONS = {"region_name": "region_name", "read_timeout": "timeout"}
+_ENV = "AWSREFS_BACKEND"
+
+
+def choose_backend(
+    backend: Backend | None, options: Mapping[str, Any], *, max_workers: int, stats: Stats
+) -> Backend:
+    """The backend for a resolver; one it builds counts its calls in ``stats``.
+
+    Args:
+        backend: The store passed as ``backend=``, or None.
+        options: The AWS client options by name; None means not given.
+        max_workers: The resolver's parallel calls (the AWS client's connection pool).
+        stats: The resolver's counters.
+
+    Raises:
+        TypeError: ``backend=`` was given together with AWS client options.
+        ValueError: ``AWSREFS_BACKEND`` is unknown, or is ``agent`` with options the agent
+            cannot use.
+    """
+    given = {name: options[name] for name in AWS_OPTIONS if options.get(name) is not None}
+    if backend is not None:
+        if given:
+            raise TypeError(
+                f"Resolver(backend=...) was also given {_listed(given)}, which it would "
+                "ignore: they describe an AWS client, so pass them to "
+                "awsrefs.backends.AwsBackend(...) instead, or leave backend= out"
+            )
+        return backend
+    choice = os.environ.get(_ENV, "").strip().lower()
+    if choice == "agent":
+        unused = {name: value for name, value in given.items() if name not in _AGENT_OPTIONS}
+        if unused:
+            raise ValueError(
+                f"{_ENV}=agent reads through the local agent, which cannot use "
+                f"{_listed(unused)}; leave them out, or unset {_ENV} to call AWS"
+            )
+        from awsrefs.backends.agent import AgentBackend
+
+        agent = {_AGENT_OPTIONS[name]: value for name, value in given.items()}
+        return AgentBackend(**agent, stats=stats)
+    if choice not in ("", "aws"):
+        raise ValueError(f"{_ENV} must be 'aws' or 'agent' (or unset), not {choice!r}")
+    from awsrefs.backends.aws import AwsBackend
+
+    return AwsBackend(**given, max_pool_connections=max_workers, stats=stats)
+
+
+def _listed(given: Mapping[str, Any]) -> str:
+    return ", ".join(f"{name}=" for name in given)
+
+
+@dataclass(frozen=True)
+class Override:
+    """The store every resolver reads from instead of its own.
+
+    Attributes:
+        backend: The store, or None: each resolver reads from its own.
+    """
+
+    backend: Backend | None = None
+
+
+active = Override()
+_lock = threading.Lock()
+_cleared_on_swap: weakref.WeakSet[Any] = weakref.WeakSet()
+
+
+def clear_on_swap(memo: Any) -> None:
+    """Have ``memo.clear()`` called on every swap (the memo is held weakly)."""
+    _cleared_on_swap.add(memo)
+
+
+def swap(backend: Backend | None) -> Backend | None:
+    """Make every resolver read from ``backend`` (None: from its own); return the one before."""
+    global active
+    with _lock:
+        previous = active.backend
+        active = Override(backend)
+        memos = list(_cleared_on_swap)
+    for memo in memos:
+        memo.clear()
+    return previous
+
+
+def after_fork() -> None:
+    """A child process gets a lock of its own."""
+    global _lock
+    _lock = threading.Lock()
+
+
+_resolvers: weakref.WeakSet[Resolver] = weakref.WeakSet()
+
+
+def register(resolver: Resolver) -> None:
+    """Have ``resolver`` drop its threads, locks and connections in a forked child."""
+    _resolvers.add(resolver)
+
+
+_default: Resolver | None = None
+_default_lock = threading.Lock()
+
+
+def default_resolver() -> Resolver:
+    """The process-wide resolver used by ``awsrefs.resolve`` and the integrations.
+
+    Made on first use with the environment's AWS configuration (``AWS_REGION``,
+    ``AWS_PROFILE``, ``AWS_ENDPOINT_URL``...).
+    """
+    global _default
+    if _default is None:
+        with _default_lock:
+            if _default is None:
+                _default = Resolver()
+    return _default
+
+
+def set_default_resolver(resolver: Resolver | None) -> None:
+    """Replace the process-wide resolver (None: make a new one on next use)."""
+    global _default
+    with _default_lock:
+        _default = resolver
+
+
+def _after_fork_in_child() -> None:
+    global _default_lock
+    _default_lock = threading.Lock()
+    after_fork()
+    for resolver in list(_resolvers):
+        resolver._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

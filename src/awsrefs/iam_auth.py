@@ -32,11 +32,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any, NamedTuple, TypeVar
 
 from awsrefs._auth_failures import chain, is_auth_failure
-from awsrefs._credentials import Credentials
-from awsrefs._default import default_resolver
-from awsrefs._redact import redact_exception
-from awsrefs._resolver import Resolver
-from awsrefs.backends import _logging
+from awsrefs._credentials import Credentials, redact_exception
+from awsrefs._resolver import Resolver, default_resolver
+from awsrefs.backends import aws
 from awsrefs.errors import RefError
 
 __all__ = [
@@ -248,8 +246,8 @@ class DbAuthTokens:
                 self._clients[key.region] = client
             # botocore logs the canonical request and the signature at DEBUG: enough to
             # rebuild the token. As an awsrefs call, those records are withheld.
-            _logging.install()
-            with _logging.awsrefs_call():
+            aws.install()
+            with aws.awsrefs_call():
                 token: str = client.generate_db_auth_token(
                     DBHostname=key.host, Port=key.port, DBUsername=key.username, Region=key.region
                 )

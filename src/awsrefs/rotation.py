@@ -42,12 +42,18 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 from awsrefs._auth_failures import AUTH_SQLSTATES, MYSQL_ACCESS_DENIED, is_auth_failure
-from awsrefs._credentials import Credentials, CredentialsError
-from awsrefs._default import default_resolver
+from awsrefs._credentials import (
+    Claim,
+    Credentials,
+    CredentialsError,
+    Probe,
+    State,
+    redact_exception,
+    scrubbed,
+    state_for,
+)
 from awsrefs._grammar import SecretRef, parse
-from awsrefs._redact import redact_exception, scrubbed
-from awsrefs._resolver import Resolver
-from awsrefs._rotation_state import Claim, Probe, State, state_for
+from awsrefs._resolver import Resolver, default_resolver
 from awsrefs.errors import FailureKind, RefError, ResolutionError
 
 __all__ = [
@@ -407,7 +413,7 @@ class _Attempt:
     rejection (raised when the plan gives up). A try runs inside ``with attempt:``, which
     takes an accepted try to the plan, suppresses a rejection (the plan goes on) and lets
     any other error leave the driver's own frame, scrubbed. The drivers raise themselves, so
-    no frame of this class is in a traceback; :func:`~awsrefs._redact.scrubbed` empties what
+    no frame of this class is in a traceback; :func:`~awsrefs._credentials.scrubbed` empties what
     held passwords (the list of them, the plan) before.
     """
 

@@ -47,10 +47,8 @@ def _timed(function: Callable[[], Any]) -> float:
 def _phases(settings: Any, backend: Any) -> dict[str, float]:
     """Seconds for each phase of resolving ``settings`` from ``backend``."""
     from awsrefs import Resolver
-    from awsrefs._cache import Cache
-    from awsrefs._plan import item_key, plan_calls
-    from awsrefs._references import parse_or_error, scan
-    from awsrefs._walk import walk
+    from awsrefs._fetch import Cache, item_key, plan_calls
+    from awsrefs._references import parse_or_error, scan, walk
 
     tree = walk(settings)
     times = {"walk": _timed(lambda: walk(settings))}

@@ -342,7 +342,7 @@ class _OnlyAwsrefsCalls(logging.Filter):
     """
 
     def filter(self, record: logging.LogRecord) -> bool:
-        from awsrefs.backends._logging import in_awsrefs_call
+        from awsrefs.backends.aws import in_awsrefs_call
 
         return in_awsrefs_call()
 
@@ -355,7 +355,7 @@ def _canary_debug_logs_everywhere(request: pytest.FixtureRequest) -> Iterator[No
     if not wanted or "debug_logs" in request.fixturenames:
         yield
         return
-    from awsrefs.backends._logging import GUARDED_LOGGERS
+    from awsrefs.backends.aws import GUARDED_LOGGERS
 
     only_awsrefs = _OnlyAwsrefsCalls()
     loggers = [logging.getLogger(name) for name in (*GUARDED_LOGGERS, "botocore.auth")]

@@ -4,7 +4,7 @@
 a byte of answer: botocore sees a failure in transit (``ConnectionClosedError``) on every HTTP
 attempt, and :attr:`ClosingListener.connections` counts the attempts made, whichever process
 made them. The autouse fixture forgets the process's remembered outages (see
-:mod:`awsrefs._retry`) before each test, so one test's spent budget does not shorten another's.
+:mod:`awsrefs._fetch`) before each test, so one test's spent budget does not shorten another's.
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class ClosingListener:
 
 @pytest.fixture(autouse=True)
 def _forget_outages() -> Iterator[None]:
-    from awsrefs._retry import OUTAGES
+    from awsrefs._fetch import OUTAGES
 
     OUTAGES.clear()
     yield

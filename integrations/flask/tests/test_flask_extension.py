@@ -488,7 +488,7 @@ def test_text_in_a_bool_setting_warns(aws, resolver, tmp_path):
 
 
 def test_config_errors_survive_pickle(aws, resolver, tmp_path):
-    from awsrefs_flask._cli import CommandLineConfigError
+    from awsrefs_flask._extension import CommandLineConfigError
 
     app = make_app(tmp_path, 'DB_HOST = "ssm:/myapp/not-there"\n')
     with pytest.raises(ConfigError) as caught:

@@ -30,10 +30,10 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from awsrefs._fetch import Stats
 from awsrefs._grammar import split_selector
-from awsrefs._stats import Stats
-from awsrefs.backends._base import Fetched, Miss, Outcome
-from awsrefs.backends._classify import classify_error
+from awsrefs.backends import Fetched, Miss, Outcome
+from awsrefs.backends.aws import classify_error
 from awsrefs.errors import FailureKind
 
 __all__ = ["DEFAULT_PORT", "TOKEN_HEADER", "AgentBackend"]
@@ -242,7 +242,7 @@ def _no_token_reason() -> str:
 def _status_miss(status: int, body: bytes, operation: str, what: str, host: str, port: int) -> Miss:
     """Classify an error answer by its AWS error type when given, else by HTTP status.
 
-    The classification is the AWS backend's (``awsrefs.backends._classify``): only
+    The classification is the AWS backend's (``awsrefs.backends.aws``): only
     throttling and 5xx are transient, a secret scheduled for deletion is not found, bad
     credentials of the agent's role are ``CREDENTIALS``, anything unknown is not transient.
     """

@@ -1,32 +1,447 @@
 """The AWS backend: SSM GetParameters(ByPath) and Secrets Manager over botocore.
 
 botocore is imported when the first client is made, never at ``import awsrefs``.
+
+Here too, for every backend and for :mod:`awsrefs.iam_auth`: what an AWS error answer means
+for one reference (:func:`classify_error`), and keeping fetched values out of botocore's
+DEBUG logging (:func:`install`, :func:`awsrefs_call`).
+
+Classifying. Only throttling, network failures and 5xx answers are transient (retried within
+the retry budget, and answered with the last good value when one is cached). Everything else
+is an answer about the request: not found (also a secret scheduled for deletion, in AWS's and
+moto's wording), access denied (naming the IAM action and resource, ``kms:Decrypt`` on the
+key when KMS refused), credentials rejected, or an invalid request. An error code awsrefs
+does not know is not transient either: serving a stale value would hide it. Reasons never
+contain a value: AWS's error messages for read calls name resources, not values, and what is
+quoted of them is capped in length.
+
+Log redaction. botocore logs every response body at DEBUG (``botocore.parsers``: "Response
+body"), so with the root logger at DEBUG, or after ``boto3.set_stream_logger("")``, each
+``Value`` and ``SecretString`` awsrefs fetches would reach the log handlers. Redaction
+happens where each record is made, before any filter or handler sees it, whoever configured
+the handlers, so no handler (stream, file, Sentry, ``set_stream_logger``...) ever receives
+the body:
+
+- a log record factory (:func:`logging.setLogRecordFactory`, chained to the one in place)
+  redacts the records of every ``botocore``, ``boto3`` and ``urllib3`` logger, also of those
+  created after :func:`install` (botocore and urllib3 create some lazily, on first use);
+- the same redaction sits as a :class:`logging.Filter` on the guarded loggers that exist at
+  install time, in case a later ``setLogRecordFactory`` replaces the factory without chaining.
+
+The filter touches only records emitted while awsrefs' own AWS call runs:
+:func:`awsrefs_call` marks that call in a :mod:`contextvars` variable around the botocore
+method. botocore logs synchronously in the thread making the call, so the mark holds in
+the resolver's worker threads too, and other boto3 clients of the process, even while an
+awsrefs call runs in another thread, log their bodies as before. After a fork the child's
+mark starts cleared.
+
+During an awsrefs call, on every ``botocore``, ``boto3`` and ``urllib3`` logger:
+
+- ``botocore.parsers`` records keep their message text and lose their arguments and
+  exception (headers, body, parse errors quoting the body): ``Response body:
+  <withheld by awsrefs>``; so do ``botocore.auth`` records (the canonical request and the
+  signature, from which a presigned RDS IAM token can be rebuilt);
+- records of the other loggers keep their message and plain arguments (operation
+  models, numbers, URLs); arguments that are bytes, mappings, sequences or response objects
+  (request and response dicts, bodies, headers) become ``<withheld by awsrefs>``, and
+  exception details become their type name.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import logging
 import os
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence, Set
 from dataclasses import replace
 from typing import Any, Literal
 
+from awsrefs._fetch import Stats, one_attempt_only
 from awsrefs._grammar import split_selector
-from awsrefs._retry import one_attempt_only
-from awsrefs._stats import Stats
-from awsrefs.backends._base import TRANSIENT, Fetched, Miss, Outcome
-from awsrefs.backends._classify import (
-    botocore_error,
-    classify_error,
-    iam_action,
-    with_resource,
-)
-from awsrefs.backends._logging import awsrefs_call
-from awsrefs.backends._logging import install as install_log_redaction
+from awsrefs.backends import TRANSIENT, Fetched, Miss, Outcome
 from awsrefs.errors import FailureKind
 
-__all__ = ["AwsBackend"]
+__all__ = [
+    "CREDENTIAL_CODES",
+    "GUARDED_LOGGERS",
+    "WITHHELD",
+    "AwsBackend",
+    "awsrefs_call",
+    "botocore_error",
+    "classify_error",
+    "credentials_miss",
+    "iam_action",
+    "in_awsrefs_call",
+    "install",
+    "with_resource",
+]
+
+
+THROTTLING_CODES = frozenset(
+    {
+        "ThrottlingException",
+        "ThrottledException",
+        "Throttling",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "RequestThrottled",
+        "RequestThrottledException",
+        "SlowDown",
+    }
+)
+SERVER_CODES = frozenset(
+    {
+        "InternalFailure",
+        "InternalServerError",
+        "InternalServiceError",
+        "InternalServiceErrorException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+    }
+)
+#: The request reached AWS but its credentials or signature were not accepted.
+CREDENTIAL_CODES = frozenset(
+    {
+        "UnrecognizedClientException",
+        "InvalidClientTokenId",
+        "SignatureDoesNotMatch",
+        "InvalidSignatureException",
+        "IncompleteSignature",
+        "IncompleteSignatureException",
+        "MissingAuthenticationToken",
+        "MissingAuthenticationTokenException",
+        "InvalidAccessKeyId",
+        "AuthFailure",
+        "RequestExpired",
+        "RequestTimeTooSkewed",
+    }
+)
+DENIED_CODES = frozenset({"AccessDeniedException", "AccessDenied"})
+NOT_FOUND_CODES = frozenset(
+    {"ResourceNotFoundException", "ParameterNotFound", "ParameterVersionNotFound"}
+)
+INVALID_CODES = frozenset(
+    {
+        "ValidationException",
+        "ValidationError",
+        "InvalidParameterException",
+        "InvalidParameterValue",
+        "InvalidParameterValueException",
+        "InvalidRequestException",
+    }
+)
+# "marked for deletion" (AWS), "currently marked deleted" (moto), "scheduled for deletion".
+_DELETED = re.compile(r"\b(marked|scheduled)\b[^.]*\bdelet(ed|ion)\b", re.IGNORECASE)
+_AUTHORIZATION = re.compile(r"not authorized to perform:? (\S+?) on resource:? (arn:[^\s,;]+)")
+_ARN = re.compile(r"arn:[^\s,;]+")
+_KMS_HINT = re.compile(r"\bkms\b|ciphertext|customer master key", re.IGNORECASE)
+_QUOTE_MAX = 200
+
+KMS_NOTE = (
+    "; a SecureString or a secret encrypted with a customer managed key also needs "
+    "kms:Decrypt on that key"
+)
+
+
+def classify_error(
+    code: str,
+    message: str,
+    status: int,
+    *,
+    action: str,
+    what: str,
+    where: str,
+    region: str | None,
+) -> Miss:
+    """Classify one AWS error answer.
+
+    Args:
+        code: AWS's error code (``ValidationException``), or ``""``.
+        message: AWS's error message (quoted only capped, and only for unknown or invalid).
+        status: HTTP status of the answer (0 when unknown, as in a batch's ``Errors[]``).
+        action: The IAM action the call needs, such as ``ssm:GetParameters``.
+        what: The item in words, such as ``secret 'app/db'`` or ``parameter '/a'``.
+        where: Who answered, such as ``ssm in eu-west-1`` or ``the local agent``.
+        region: The region asked, for "does not exist in ..." (None: the default region).
+    """
+    if code in THROTTLING_CODES or status == 429:
+        return Miss(
+            FailureKind.THROTTLED,
+            f"{action} was throttled and retries ran out; lower the call rate or retry later",
+        )
+    if status >= 500 or code in SERVER_CODES:
+        # AWS (or what is in between) failed, not the request: transient like a dropped
+        # connection, so retried and served stale through.
+        # How many attempts were made is the resolver's to say (it retries).
+        shown = f"HTTP {status}" if status else "a server error"
+        return Miss(FailureKind.NETWORK, f"{where} answered {shown} ({code or 'no code'})")
+    if code in CREDENTIAL_CODES or code.startswith("ExpiredToken"):
+        return credentials_miss(f"AWS rejected the credentials ({code}) calling {where}")
+    if code in DENIED_CODES or code == "KMSAccessDeniedException" or code == "DecryptionFailure":
+        return _denied(code, message, action, what)
+    if code.startswith("KMS"):
+        return Miss(
+            FailureKind.ACCESS_DENIED,
+            f"KMS could not decrypt {what} ({code}): check that its key exists, is enabled "
+            "and allows kms:Decrypt to the caller",
+        )
+    if code in NOT_FOUND_CODES:
+        return Miss(
+            FailureKind.NOT_FOUND,
+            f"{what} does not exist in {region or 'the default region'} (or has no such version)",
+        )
+    if code == "InvalidRequestException" and _DELETED.search(message):
+        return Miss(
+            FailureKind.NOT_FOUND,
+            f"{what} is scheduled for deletion; restore it (RestoreSecret) or stop referencing it",
+        )
+    if code in INVALID_CODES:
+        return Miss(
+            FailureKind.INVALID, f"{where} rejected the request for {what}: {_quote(code, message)}"
+        )
+    return Miss(FailureKind.OTHER, f"{action} failed for {what}: {_quote(code, message)}")
+
+
+def credentials_miss(first: str) -> Miss:
+    """A credentials failure, saying what to check."""
+    return Miss(
+        FailureKind.CREDENTIALS,
+        f"{first}; check which credentials the SDK finds (AWS_PROFILE, AWS_ACCESS_KEY_ID and "
+        "AWS_SESSION_TOKEN, the container or instance role) and that they have not expired, "
+        "that this machine's clock is right (AWS refuses signatures 5 minutes off), and that "
+        "the region is enabled for the account",
+    )
+
+
+def _denied(code: str, message: str, action: str, what: str) -> Miss:
+    said = _AUTHORIZATION.search(message)
+    denied_action, resource = (said.group(1), said.group(2).rstrip(".")) if said else ("", "")
+    if denied_action.startswith("kms:") or ":kms:" in resource:
+        on = f" on {resource}" if resource else f" on the KMS key that encrypts {what}"
+        return Miss(FailureKind.ACCESS_DENIED, f"the caller needs kms:Decrypt{on}")
+    # DecryptionFailure, KMSAccessDeniedException, SSM's "The ciphertext refers to a customer
+    # master key that does not exist ... or you are not allowed to access", Secrets
+    # Manager's "Access to KMS is not allowed".
+    words = _ARN.sub("", message)  # a parameter named /app/kms/key is not about KMS
+    if code in ("DecryptionFailure", "KMSAccessDeniedException") or _KMS_HINT.search(words):
+        return Miss(
+            FailureKind.ACCESS_DENIED,
+            f"the caller needs kms:Decrypt on the KMS key that encrypts {what} ({code})",
+        )
+    on = f" on {resource}" if resource else ""
+    needed = denied_action or action  # AWS's own word for what it refused, when it says
+    return Miss(FailureKind.ACCESS_DENIED, f"the caller needs {needed}{on}{KMS_NOTE}")
+
+
+def _quote(code: str, message: str) -> str:
+    text = " ".join(message.split())
+    if len(text) > _QUOTE_MAX:
+        text = text[: _QUOTE_MAX - 3] + "..."
+    return f"{code or 'unknown error'}: {text}" if text else (code or "unknown error")
+
+
+def with_resource(miss: Miss, service: str, region: str | None, names: Sequence[str]) -> Miss:
+    """Name the resource the caller needs access to when AWS's message did not."""
+    if miss.kind is not FailureKind.ACCESS_DENIED or not miss.reason.endswith(KMS_NOTE):
+        return miss  # a KMS denial, or one that names its resource already
+    if " on arn:" in miss.reason:
+        return miss
+    arns = [_resource_arn(service, region, n) for n in names]
+    resource = ", ".join(arns)
+    reason = miss.reason.replace(KMS_NOTE, f" on {resource}{KMS_NOTE}", 1)
+    return Miss(miss.kind, reason)
+
+
+def _resource_arn(service: str, region: str | None, name: str) -> str:
+    if name.startswith("arn:"):
+        return name.rsplit(":", 1)[0] if service == "ssm" and name.count(":") > 5 else name
+    base = name.split(":", 1)[0] if service == "ssm" else name
+    if service == "ssm":
+        return f"arn:aws:ssm:{region or '*'}:*:parameter{'' if base.startswith('/') else '/'}{base}"
+    return f"arn:aws:secretsmanager:{region or '*'}:*:secret:{base}-*"
+
+
+def iam_action(service: str, operation: str) -> str:
+    """The IAM action a call needs (BatchGetSecretValue also needs GetSecretValue)."""
+    if operation == "BatchGetSecretValue":
+        return "secretsmanager:GetSecretValue (and secretsmanager:BatchGetSecretValue)"
+    return f"{service}:{operation}"
+
+
+def botocore_error(error: Exception, service: str, region: str) -> Miss:
+    """What a botocore error raised before any AWS answer (credentials, region, network) means."""
+    from botocore import exceptions as bce
+
+    name = type(error).__name__
+    no_credentials = (
+        bce.NoCredentialsError,
+        bce.PartialCredentialsError,
+        bce.CredentialRetrievalError,
+        bce.NoAuthTokenError,
+        bce.TokenRetrievalError,
+        bce.ProfileNotFound,
+        bce.SSOError,
+        bce.UnauthorizedSSOTokenError,
+        bce.RefreshWithMFAUnsupportedError,
+    )
+    if isinstance(error, no_credentials):
+        return credentials_miss(f"no usable AWS credentials for {service} in {region} ({name})")
+    if isinstance(error, bce.NoRegionError):
+        return Miss(FailureKind.CONFIGURATION, "no AWS region: set AWS_REGION or pass region_name")
+    if isinstance(error, (bce.ConnectionError, bce.HTTPClientError)):
+        return Miss(
+            FailureKind.NETWORK,
+            f"could not reach {service} in {region} ({name})",
+        )
+    return Miss(FailureKind.OTHER, f"{service} call failed ({name})")
+
+
+#: Loggers that can carry request or response content of a botocore call.
+GUARDED_LOGGERS = (
+    "botocore.parsers",
+    "botocore.auth",
+    "botocore.endpoint",
+    "botocore.response",
+    "botocore.handlers",
+    "botocore.httpsession",
+    "botocore.awsrequest",
+    "botocore.hooks",
+    "botocore.retryhandler",
+    "botocore.retries.standard",
+    "botocore.utils",
+    "urllib3.connectionpool",
+)
+_BODY_LOGGER = "botocore.parsers"
+# Loggers whose every argument is withheld: response bodies, signing material.
+_WITHHOLD_ALL = frozenset({_BODY_LOGGER, "botocore.auth"})
+
+_in_call: contextvars.ContextVar[bool] = contextvars.ContextVar("awsrefs_in_call", default=False)
+_installed = False
+_install_lock = threading.Lock()
+
+
+_WITHHELD_TEXT = "<withheld by awsrefs>"
+# A printf-style conversion as logging formats messages with (not "%%").
+_PLACEHOLDER = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(?:\*|\d+)?(?:\.(?:\*|\d+))?[diouxXeEfFgGcrsa]")
+
+
+class _Withheld:
+    """Stands in for a withheld log argument, in ``%s`` and ``%r`` alike."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return _WITHHELD_TEXT
+
+    __str__ = __repr__
+
+
+WITHHELD: Any = _Withheld()
+_CONTAINERS = (bytes, bytearray, memoryview, Mapping, Sequence, Set)
+
+
+def _may_hold_content(arg: object) -> bool:
+    """Bodies, headers, parameter dicts and response objects; not names or numbers."""
+    if isinstance(arg, str):
+        return False
+    return isinstance(arg, _CONTAINERS) or "Response" in type(arg).__name__
+
+
+def in_awsrefs_call() -> bool:
+    """True while the current thread runs one of awsrefs' AWS calls."""
+    return _in_call.get()
+
+
+@contextlib.contextmanager
+def awsrefs_call() -> Iterator[None]:
+    """Mark the code inside as an awsrefs AWS call, so the guarded loggers redact it."""
+    token = _in_call.set(True)
+    try:
+        yield
+    finally:
+        _in_call.reset(token)
+
+
+class _RedactFilter(logging.Filter):
+    """Rewrites, in place, the records of an awsrefs call that may carry content."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not _in_call.get():
+            return True
+        if record.name in _WITHHOLD_ALL or isinstance(record.args, Mapping):
+            record.msg = _PLACEHOLDER.sub(_WITHHELD_TEXT, str(record.msg))
+            record.args = ()
+        elif record.args:
+            record.args = tuple(WITHHELD if _may_hold_content(a) else a for a in record.args)
+        if record.exc_info or record.exc_text:
+            kind = record.exc_info[1] if record.exc_info else None
+            name = type(kind).__name__ if kind is not None else "an exception"
+            record.msg = f"{record.msg} ({name}; details withheld by awsrefs)"
+            record.exc_info = None
+            record.exc_text = None
+        record.stack_info = None
+        return True
+
+
+_filter = _RedactFilter()
+# Top-level names of the loggers whose records are redacted (and their children).
+_GUARDED_ROOTS = frozenset({"botocore", "boto3", "urllib3"})
+
+
+def _redacting_factory(
+    previous: Callable[..., logging.LogRecord],
+) -> Callable[..., logging.LogRecord]:
+    """A log record factory that redacts, during an awsrefs call, what ``previous`` makes."""
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        if _in_call.get() and record.name.partition(".")[0] in _GUARDED_ROOTS:
+            _filter.filter(record)  # idempotent: the loggers' filters may run it again
+        return record
+
+    return factory
+
+
+def install() -> None:
+    """Redact every guarded logger's records during awsrefs calls (once per process).
+
+    Installs the record factory (chained to the current one) and the filter on the guarded
+    loggers that exist by now; idempotent.
+    """
+    global _installed
+    if _installed:
+        return
+    with _install_lock:
+        if _installed:
+            return
+        # The named ones, and every other botocore/urllib3 logger that exists by now (botocore
+        # is imported before the first client is made): a body logged from a new place in a
+        # later botocore release still passes the per-argument rule.
+        known = [
+            name
+            for name in list(logging.Logger.manager.loggerDict)
+            if name.startswith(("botocore.", "urllib3.", "boto3."))
+        ]
+        for name in (*GUARDED_LOGGERS, *known):
+            logger = logging.getLogger(name)
+            if _filter not in logger.filters:
+                logger.addFilter(_filter)
+        logging.setLogRecordFactory(_redacting_factory(logging.getLogRecordFactory()))
+        _installed = True
+
+
+def _clear_in_child() -> None:
+    # A fork from inside a call (a botocore hook, say) must not leave the child redacting
+    # its own, unrelated calls.
+    _in_call.set(False)
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_clear_in_child)
+
 
 # A whole-call failure that says nothing about one name: splitting the call would not help.
 _WHOLE_CALL = TRANSIENT | {FailureKind.CREDENTIALS, FailureKind.CONFIGURATION}
@@ -123,7 +538,7 @@ class AwsBackend:
     def _make_client(self, service: str, region: str, attempts: int) -> Any:
         from botocore.config import Config
 
-        install_log_redaction()
+        install()
         config = Config(
             connect_timeout=self._timeouts[0],
             read_timeout=self._timeouts[1],
@@ -177,7 +592,7 @@ class AwsBackend:
         from botocore.exceptions import BotoCoreError, ClientError
 
         self.stats.add_call(f"{service}:{operation}")
-        # One attempt while the resolver fails fast after a spent retry budget (see _retry).
+        # One attempt while the resolver fails fast after a spent retry budget (see _fetch.OUTAGES).
         attempts = 1 if one_attempt_only() else self._max_attempts
         try:
             client = self._client(service, region, attempts)

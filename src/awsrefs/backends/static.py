@@ -7,9 +7,9 @@ import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from awsrefs._fetch import Stats
 from awsrefs._grammar import SecretRef, SSMRef, parse
-from awsrefs._stats import Stats
-from awsrefs.backends._base import Fetched, Miss, Outcome
+from awsrefs.backends import Fetched, Miss, Outcome
 from awsrefs.errors import FailureKind
 
 __all__ = ["StaticBackend"]

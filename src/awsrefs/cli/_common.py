@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal, TextIO
 
 import awsrefs
-from awsrefs._inputs import (
+from awsrefs.cli._inputs import (
     InputError,
     Setting,
     load_django_settings,

@@ -9,9 +9,9 @@ import os
 import re
 import sys
 
-from awsrefs._inputs import Setting, parse_env
 from awsrefs.cli._common import EXIT_FAILED, Command, InputError, ValueUnfitError
 from awsrefs.cli._common import references as find_settings
+from awsrefs.cli._inputs import Setting, parse_env
 from awsrefs.cli._resolve import as_text, resolve_settings
 
 __all__ = [

@@ -9,7 +9,6 @@ import sys
 from typing import Any, TextIO
 
 import awsrefs
-from awsrefs._inputs import Setting
 from awsrefs._table import colour_enabled, render_table, terminal_width
 from awsrefs.cli._common import (
     EXIT_FAILED,
@@ -23,6 +22,7 @@ from awsrefs.cli._common import (
 )
 from awsrefs.cli._common import references as find_settings
 from awsrefs.cli._envline import UnrepresentableError, env_line
+from awsrefs.cli._inputs import Setting
 
 __all__ = ["COMMAND", "EPILOG", "as_text", "resolve_settings", "run"]
 

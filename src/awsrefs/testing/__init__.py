@@ -20,7 +20,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from awsrefs._override import swap
+from awsrefs._resolver import swap
 from awsrefs.backends.static import StaticBackend
 
 __all__ = ["StaticBackend", "static_values"]

@@ -11,8 +11,13 @@ See :class:`AwsRefs` for the ``AWSREFS_*`` options, and ``flask awsrefs check``.
 
 from __future__ import annotations
 
-from awsrefs_flask._cli import cli
-from awsrefs_flask._extension import AwsRefs
-from awsrefs_flask._state import AwsRefsState, ConfigError, get_resolver, get_state
+from awsrefs_flask._extension import (
+    AwsRefs,
+    AwsRefsState,
+    ConfigError,
+    cli,
+    get_resolver,
+    get_state,
+)
 
 __all__ = ["AwsRefs", "AwsRefsState", "ConfigError", "cli", "get_resolver", "get_state"]

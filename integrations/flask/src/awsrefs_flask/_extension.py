@@ -1,21 +1,193 @@
+"""The Flask extension: what it registers on an app, the error it raises, and ``flask awsrefs``.
+
+One module, so that the extension, its state and its command line need no import circle:
+:class:`AwsRefs` resolves ``app.config`` and stores an :class:`AwsRefsState` in
+``app.extensions["awsrefs"]``; ``flask awsrefs check`` reads it back, and the ``flask``
+command line sees a :class:`ConfigError` as one click error.
+"""
+
 from __future__ import annotations
 
 import logging
+import sys
 import types
 import warnings
 from collections.abc import Iterable, Mapping, Sequence, Set
+from dataclasses import dataclass
 from typing import Any, SupportsIndex, cast
 
-from flask import Config, Flask
+import click
+from flask import Config, Flask, current_app
+from flask.cli import AppGroup, FlaskGroup, ScriptInfo
 
 import awsrefs
-from awsrefs_flask._cli import (
-    cli,
-    command_line_error,
-    loading_for_command_lookup,
-    refuse_app_commands,
-)
-from awsrefs_flask._state import EXTENSION_NAME, AwsRefsState, ConfigError
+from awsrefs.report import print_checks
+
+__all__ = ["AwsRefs", "AwsRefsState", "ConfigError", "cli", "get_resolver", "get_state"]
+
+
+EXTENSION_NAME = "awsrefs"
+
+
+class ConfigError(awsrefs.ResolutionError):
+    """References in ``app.config`` that could not be resolved.
+
+    A :class:`awsrefs.ResolutionError` (so ``except awsrefs.RefError`` catches it too) raised
+    by :meth:`AwsRefs.init_app`, chained to the resolver's error. ``str(error)`` names the
+    app and lists every failed reference with its config key, such as
+    ``SQLALCHEMY_ENGINE_OPTIONS.connect_args.password``; it never contains a value.
+
+    Attributes:
+        failures: One :class:`awsrefs.Failure` per failed reference.
+        app_name: ``app.name`` of the Flask app being configured.
+    """
+
+    def __init__(self, failures: Iterable[awsrefs.Failure], *, app_name: str) -> None:
+        super().__init__(failures)
+        self.app_name = app_name
+        count = len(self.failures)
+        lines = [
+            f"Flask app {app_name!r}: {count} {'reference' if count == 1 else 'references'} "
+            "in app.config could not be resolved:",
+            *(f"  - {failure}" for failure in self.failures),
+            "(`flask awsrefs check` lists every reference and its status.)",
+        ]
+        self.args = ("\n".join(lines),)
+
+
+@dataclass(frozen=True)
+class AwsRefsState:
+    """What :meth:`AwsRefs.init_app` stores in ``app.extensions["awsrefs"]``.
+
+    Attributes:
+        extension: The :class:`AwsRefs` instance that was registered.
+        resolver: The resolver used for this app (also the one to use in views).
+        references: The config entries that held references, as written before they were
+            resolved (read-only). ``flask awsrefs check`` reports on these.
+        enabled: False when ``AWSREFS_ENABLED`` turned resolution off.
+        error: Set when the app was loaded by the ``flask`` command line although references
+            failed (the config was left as it was): ``flask awsrefs check`` reports them,
+            every other command stops with this error.
+    """
+
+    extension: AwsRefs
+    resolver: awsrefs.Resolver
+    references: Mapping[str, Any]
+    enabled: bool
+    error: ConfigError | None = None
+
+    def __repr__(self) -> str:  # the references are not values, but keep the repr short
+        return (
+            f"AwsRefsState(resolver={self.resolver!r}, keys={sorted(self.references)!r}, "
+            f"enabled={self.enabled!r}, failed={self.error is not None!r})"
+        )
+
+
+def get_state(app: Flask | None = None) -> AwsRefsState:
+    """Return what :meth:`AwsRefs.init_app` registered on ``app`` (default: ``current_app``).
+
+    Raises:
+        RuntimeError: ``AwsRefs`` was not initialized on the app.
+    """
+    app = current_app if app is None else app
+    state = app.extensions.get(EXTENSION_NAME)
+    if not isinstance(state, AwsRefsState):
+        raise RuntimeError(
+            "AwsRefs is not initialized on this Flask app; call AwsRefs().init_app(app) first"
+        )
+    return state
+
+
+def get_resolver(app: Flask | None = None) -> awsrefs.Resolver:
+    """Return the resolver of ``app`` (default: ``current_app``), e.g. for ``get`` in views.
+
+    >>> get_resolver().get("ssm:/myapp/prod/feature-flags")  # doctest: +SKIP
+    """
+    return get_state(app).resolver
+
+
+cli = AppGroup("awsrefs", help="awsrefs: references in app.config.")
+
+
+@cli.command("check")
+def check_command() -> None:
+    """List every reference in app.config with its status; never shows values.
+
+    Exits with status 1 when a reference cannot be resolved. Works when references fail:
+    the app then loads with its config as written, for this command only.
+    """
+    state = get_state()
+    results = state.resolver.check(dict(state.references))
+    if not results:
+        click.echo("No references in app.config.")
+        return
+    print_checks(results, sys.stdout)
+    if any(not item.ok for item in results):
+        sys.exit(1)
+
+
+class CommandLineConfigError(click.ClickException):
+    """A :class:`ConfigError` met by a ``flask`` command: click prints it as one error."""
+
+    def __init__(self, error: ConfigError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+def loading_for_command_lookup() -> bool:
+    """Tell whether the ``flask`` command line is loading the app to look up its commands.
+
+    That is ``flask --help`` and the look-up of a command the app registers
+    (``flask awsrefs check``, ``flask db upgrade``...): the app must load for them to be
+    found. Built-in commands (``run``, ``shell``, ``routes``) load the app once they run.
+    """
+    ctx = click.get_current_context(silent=True)
+    return (
+        ctx is not None
+        and ctx.find_object(ScriptInfo) is not None
+        and isinstance(ctx.command, FlaskGroup)
+    )
+
+
+def command_line_error(error: ConfigError) -> Exception:
+    """The exception to raise for ``error``: one click prints cleanly under a ``flask`` command."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_object(ScriptInfo) is not None:
+        return CommandLineConfigError(error)
+    return error
+
+
+def refuse_app_commands(app: Flask, error: ConfigError) -> None:
+    """Make every command of ``app.cli`` but ``awsrefs`` stop with ``error`` when invoked.
+
+    They stay listed (``flask --help`` shows them with their help); running one prints the
+    error and exits with status 1 instead of running with references unresolved.
+    """
+    group = app.cli
+    original = group.get_command
+
+    def get_command(ctx: click.Context, name: str) -> click.Command | None:
+        command = original(ctx, name)
+        if command is None or name == cli.name:
+            return command
+        return _refusing(command, error)
+
+    group.get_command = get_command  # type: ignore[method-assign,assignment]
+
+
+def _refusing(command: click.Command, error: ConfigError) -> click.Command:
+    def refuse(**_: Any) -> None:
+        raise CommandLineConfigError(error)
+
+    return click.Command(
+        command.name,
+        callback=refuse,
+        help=command.help,
+        short_help=command.get_short_help_str(),
+        context_settings={"ignore_unknown_options": True, "allow_extra_args": True},
+        add_help_option=False,
+    )
+
 
 logger = logging.getLogger("awsrefs_flask")
 

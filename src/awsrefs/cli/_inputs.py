@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from awsrefs._walk import TooManyPlacesError, every_place, format_path, walk
+from awsrefs._references import TooManyPlacesError, every_place, format_path, walk
 
 __all__ = ["InputError", "Setting", "load_django_settings", "load_environ", "load_file"]
 
@@ -273,7 +273,7 @@ def load_django_settings(module_name: str) -> list[Setting]:
     if isinstance(originals, dict):
         values.update({k: v for k, v in originals.items() if isinstance(k, str)})
     # Containers that resolving the settings could not rebuild fail start-up: say so here.
-    from awsrefs._settled import rebuild_problems
+    from awsrefs._outcome import rebuild_problems
 
     problems = rebuild_problems(values, module_name)
     if problems:
