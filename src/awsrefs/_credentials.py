@@ -273,8 +273,13 @@ class _Cleaner:
     def shows(self, value: Any) -> bool:
         try:
             text = repr(value)
-        except Exception:  # a broken repr shows nothing
+            # psycopg before 3.2 keeps the finished connection as a C object: its repr
+            # shows nothing, its ``password`` attribute gives the password.
+            held = getattr(value, "password", None)
+        except Exception:  # a broken repr (or attribute) shows nothing
             return False
+        if isinstance(held, (str, bytes)) and held:
+            text += repr(held)
         return any(form in text for form in self.shown)
 
     def value(self, value: Any, depth: int) -> Any:

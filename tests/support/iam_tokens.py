@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -44,8 +45,29 @@ def frozen_signing(at: datetime.datetime = FIRST_SIGNING) -> Iterator[SigningClo
 
     clock = SigningClock(at)
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(botocore.auth, "get_current_datetime", clock)
+        if hasattr(botocore.auth, "get_current_datetime"):
+            patch.setattr(botocore.auth, "get_current_datetime", clock)
+        else:  # botocore before 1.35 reads datetime.datetime.utcnow() in botocore.auth
+            patch.setattr(botocore.auth, "datetime", _datetime_module_at(clock))
         yield clock
+
+
+def _datetime_module_at(clock: SigningClock) -> types.ModuleType:
+    """A copy of the datetime module whose ``datetime.utcnow()``/``now()`` read ``clock``."""
+
+    class FrozenDatetime(datetime.datetime):
+        @classmethod
+        def utcnow(cls) -> datetime.datetime:
+            return clock()
+
+        @classmethod
+        def now(cls, tz: datetime.tzinfo | None = None) -> datetime.datetime:
+            return clock() if tz is None else clock(remove_tzinfo=False).astimezone(tz)
+
+    module = types.ModuleType("datetime")
+    module.__dict__.update(vars(datetime))
+    module.datetime = FrozenDatetime  # type: ignore[attr-defined]
+    return module
 
 
 def expected_token(host: str, port: int, user: str, region: str) -> str:

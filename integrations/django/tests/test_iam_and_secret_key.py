@@ -58,7 +58,20 @@ if os.environ.get("SITE_SIGNING_AT"):
     import botocore.auth
 
     _at = datetime.datetime.fromisoformat(os.environ["SITE_SIGNING_AT"])
-    botocore.auth.get_current_datetime = lambda remove_tzinfo=True: _at
+    if hasattr(botocore.auth, "get_current_datetime"):
+        botocore.auth.get_current_datetime = lambda remove_tzinfo=True: _at
+    else:  # botocore before 1.35 reads datetime.datetime.utcnow() in botocore.auth
+        import types
+
+        class _Frozen(datetime.datetime):
+            @classmethod
+            def utcnow(cls):
+                return _at
+
+        _module = types.ModuleType("datetime")
+        _module.__dict__.update(vars(datetime))
+        _module.datetime = _Frozen
+        botocore.auth.datetime = _module
 
 resolve_settings(globals())
 """
