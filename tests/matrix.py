@@ -89,9 +89,6 @@ TEST_TOOLS = [
 SHOWN = [*PINNED, "werkzeug", "moto", "pytest"]
 SUITES = ["django", "flask", "pydantic", "redis", "sqlalchemy"]
 TEST_PATHS = [f"integrations/{name}/tests" for name in SUITES]
-# Recipes for packages no awsrefs distribution requires (Celery): the main run tests them with
-# the locked versions; a cell has no such package, and under CI nothing there may be skipped.
-NOT_IN_CELLS = ["integrations/redis/tests/test_redis_celery.py"]
 # The whole pytest output of each cell (the table and the test failures show only its end).
 LOGS = ROOT / ".tmp" / "matrix-logs"
 INSTALL_TIMEOUT = 600.0
@@ -310,7 +307,6 @@ def run_cell(cell: Cell, uv: list[str], wheels: dict[str, Path], work: Path) -> 
                 "--basetemp",
                 str(work / f"{cell.name}-pytest"),
                 f"--junitxml={work / f'{cell.name}.xml'}",
-                *(f"--ignore={path}" for path in NOT_IN_CELLS),
                 *TEST_PATHS,
             ],
             cwd=ROOT,
