@@ -9,10 +9,12 @@ folder (two tests' ``proj.settings`` are different files), and the process's def
 (a settings module calling ``resolve_settings`` makes one). The remembered outages of
 :mod:`awsrefs._fetch` are forgotten by the autouse fixture of ``tests.support.unreachable``.
 
-``exec`` would replace the test process: ``os.execvpe`` is replaced by a recorder, the run
-returns with ``code=None`` and :attr:`CliResult.became` says which program would have started,
-with which environment (a program that is not there still fails as the real call does). That a
-program really starts is for the subprocess tests.
+``exec`` would replace the test process, so ``os.execvpe(file, args, env)`` starts the program
+in a child process instead (``subprocess``, which looks it up on ``env``'s PATH and raises the
+child's exec error, ENOENT, EACCES, ENOEXEC, E2BIG, as ``execvpe`` does): the run's exit code
+and output are then the program's after awsrefs' own, as when awsrefs became the program, and
+:attr:`CliResult.became` says what it was started with. That exec keeps the process (its pid,
+signals) is for the tests running the command in a real process.
 
 The output of every run is checked for registered secrets (``tests.support.canary``), except
 for ``resolve --reveal``, whose point is to print them.
@@ -22,7 +24,7 @@ from __future__ import annotations
 
 import io
 import os
-import shutil
+import subprocess
 import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
@@ -32,7 +34,7 @@ import pytest
 
 from tests.support.canary import assert_no_secrets
 
-__all__ = ["Cli", "CliResult", "Exec", "cli"]
+__all__ = ["EXEC_TIMEOUT", "Cli", "CliResult", "Exec", "cli"]
 
 
 class Exec(NamedTuple):
@@ -45,10 +47,10 @@ class Exec(NamedTuple):
 class CliResult(NamedTuple):
     """One run: ``code, out, err = cli(...)``."""
 
-    code: int | None  # None: exec would have replaced the process (see ``became``)
+    code: int
     out: str
     err: str
-    became: Exec | None = None
+    became: Exec | None = None  # exec: the program started, whose code and output follow
 
     @property
     def output(self) -> str:
@@ -57,19 +59,24 @@ class CliResult(NamedTuple):
 
 
 class _Became(BaseException):  # not an Exception: nothing in awsrefs may catch it
-    def __init__(self, became: Exec) -> None:
+    def __init__(self, became: Exec, program: subprocess.CompletedProcess[str]) -> None:
         super().__init__()
         self.became = became
+        self.program = program
 
 
-_real_execvpe = os.execvpe
-
-
-def _no_exec(file: str, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:
-    if shutil.which(file, path=env.get("PATH", os.defpath)) is None:
-        # Nothing to start: the real call fails (ENOENT, EACCES...) without replacing us.
-        _real_execvpe(file, args, env)
-    raise _Became(Exec(list(args), dict(env)))
+def _exec_in_a_child(file: str, args: Sequence[str], env: Mapping[str, str]) -> NoReturn:
+    program = subprocess.run(
+        list(args),
+        executable=file,
+        env=dict(env),
+        capture_output=True,
+        encoding="utf-8",
+        errors="replace",
+        timeout=EXEC_TIMEOUT,
+        check=False,
+    )
+    raise _Became(Exec(list(args), dict(env)), program)
 
 
 class _Terminal(io.StringIO):
@@ -77,6 +84,10 @@ class _Terminal(io.StringIO):
 
     def isatty(self) -> bool:
         return True
+
+
+EXEC_TIMEOUT = 60.0
+"""Seconds the program of an ``exec`` may run: a hang guard."""
 
 
 class Cli:
@@ -90,22 +101,26 @@ class Cli:
         from awsrefs.cli import main
 
         self._capsys.readouterr()  # only this run's output
-        became = None
+        became, program = None, None
         screen = _Terminal() if terminal else None
         saved = sys.stdout
         if screen is not None:
             sys.stdout = screen
         try:
-            code: int | None = main(list(argv))
+            code = main(list(argv))
         except SystemExit as stop:  # argparse: --help, --version, a bad option
             code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
         except _Became as exec_:
-            code, became = None, exec_.became
+            became, program = exec_.became, exec_.program
+            code = program.returncode
         finally:
             sys.stdout = saved
         captured = self._capsys.readouterr()
         out = screen.getvalue() if screen is not None else captured.out
-        result = CliResult(code, out, captured.err, became)
+        err = captured.err
+        if program is not None:  # what the program wrote follows what awsrefs wrote
+            out, err = out + program.stdout, err + program.stderr
+        result = CliResult(code, out, err, became)
         if not ("resolve" in argv and "--reveal" in argv):
             assert_no_secrets(result.output, f"output of awsrefs {' '.join(argv)}")
         return result
@@ -122,7 +137,7 @@ def cli(
     monkeypatch.setenv("NO_COLOR", "1")
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setattr(sys, "path", list(sys.path))  # the original list is put back
-    monkeypatch.setattr(os, "execvpe", _no_exec)
+    monkeypatch.setattr(os, "execvpe", _exec_in_a_child)
     modules = set(sys.modules)
     awsrefs.set_default_resolver(None)
     try:
