@@ -38,7 +38,7 @@ __all__ = ["EXEC_TIMEOUT", "Cli", "CliResult", "Exec", "cli"]
 
 
 class Exec(NamedTuple):
-    """What ``awsrefs exec`` would have become: ``os.execvpe(argv[0], argv, env)``."""
+    """What ``awsrefs exec`` became: ``os.execvpe(argv[0], argv, env)``, run in a child."""
 
     argv: list[str]
     env: dict[str, str]
