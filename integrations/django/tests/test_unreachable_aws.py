@@ -25,7 +25,7 @@ from tests.support.unreachable import ClosingListener
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 120
-BUDGET = 3.0  # seconds: the first pass retries after its first call (which also imports botocore)
+BUDGET = 3.0  # seconds; the first pass retries within it if its first call is quick enough
 ATTEMPTS = 2
 
 SETTINGS_TAIL = """
@@ -100,10 +100,12 @@ def test_unreachable_aws_costs_one_budget_per_process(project, moto_server, comm
     attempts = sum(r["attempts"].get("ssm:GetParameters", 0) for r in resolvers)
     # Every attempt awsrefs counted is a connection the endpoint saw, and no more.
     assert attempts == connections, (attempts, connections)
-    # One budget: the first pass retried within it, every later one made one call of one
-    # attempt (the message it reports below says so, and counts what its pass made).
-    assert calls - later > 1, resolvers
-    assert attempts - later <= (calls - later) * ATTEMPTS
+    # One budget: the first pass called within it (how many times depends on the machine's
+    # speed: its first call, botocore's import included, counts against the budget), every
+    # later one made one call of one attempt (the message it reports below says so, and
+    # counts what its pass made).
+    assert calls - later >= 1, resolvers
+    assert calls - later <= attempts - later <= (calls - later) * ATTEMPTS
     for resolver in resolvers[1:]:
         assert resolver["calls"] == {"ssm:GetParameters": resolver["cache_misses"]}, resolvers
         assert resolver["attempts"] == resolver["calls"], resolvers
