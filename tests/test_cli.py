@@ -1,12 +1,14 @@
-"""The ``awsrefs`` command, run as a user runs it: a subprocess against the moto server."""
+"""The ``awsrefs`` command against the moto server: in-process (``main(argv)``, see
+tests/support/cli.py), and a few runs of the real command in a new process (the console script,
+``exec`` becoming the program, exit codes and signals through a real process).
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import pty
 import re
-import select
+import runpy
 import shlex
 import shutil
 import signal
@@ -27,46 +29,26 @@ TIMEOUT = 60
 PASSWORD = "pw-Cli7-current-x9"
 
 
+@pytest.fixture
+def run(cli, aws):
+    """``run("check", ".env")``: ``awsrefs check --endpoint-url ... --region ... .env``."""
+
+    def run_(*args: str, aws_options: bool = True, terminal: bool = False):
+        if aws_options:
+            # AWS options go right after the subcommand (before "--" of exec).
+            args = (args[0], "--endpoint-url", aws.endpoint_url, "--region", aws.region, *args[1:])
+        return cli(*args, terminal=terminal)
+
+    return run_
+
+
 def environment(aws, **extra):
+    """The environment of a subprocess: AWS only through --endpoint-url, no colours."""
     env = dict(os.environ)
-    # The endpoint comes from --endpoint-url in run(), proving the option is used.
     env.pop("AWS_ENDPOINT_URL", None)
     env["NO_COLOR"] = "1"
     env.update(extra)
     return env
-
-
-def run(aws, *args, cwd, env=None, aws_options=True):
-    command = [sys.executable, "-m", "awsrefs", *args]
-    if aws_options:
-        # AWS options go right after the subcommand (before "--" of exec).
-        command[4:4] = ["--endpoint-url", aws.endpoint_url, "--region", aws.region]
-    return subprocess.run(
-        command,
-        cwd=cwd,
-        env=env or environment(aws),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
-def run_code(aws, code, *, cwd):
-    """Run Python code (which calls the CLI's main) in a fresh interpreter."""
-    return subprocess.run(
-        [sys.executable, "-c", code],
-        cwd=cwd,
-        env=environment(aws),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-
-
-def output(result):
-    return result.stdout + result.stderr
 
 
 @pytest.fixture
@@ -97,7 +79,7 @@ def rows(stdout: str) -> dict[str, list[str]]:
 # -- check ------------------------------------------------------------------------------------
 
 
-def test_check_all_ok_prints_table_without_values(shop, tmp_path):
+def test_check_all_ok_prints_table_without_values(run, shop, tmp_path):
     write(
         tmp_path / ".env",
         """
@@ -107,20 +89,20 @@ def test_check_all_ok_prints_table_without_values(shop, tmp_path):
         DEBUG=false
         """,
     )
-    result = run(shop, "check", ".env", cwd=tmp_path)
-    assert result.returncode == 0, output(result)
-    assert rows(result.stdout) == {
+    result = run("check", ".env")
+    assert result.code == 0, result.output
+    assert rows(result.out) == {
         ".env:DB_HOST": ["ssm:/shop/db-host", "OK"],
         ".env:DB_PASSWORD": ["secretsmanager:shop/db:password", "OK"],
         ".env:TOKEN": ["secretsmanager:shop/canary", "OK"],
     }
-    assert result.stdout.splitlines()[0].split() == ["SETTING", "REFERENCE", "STATUS", "REASON"]
-    assert "3 references: 3 OK, 0 failed" in result.stdout
+    assert result.out.splitlines()[0].split() == ["SETTING", "REFERENCE", "STATUS", "REASON"]
+    assert "3 references: 3 OK, 0 failed" in result.out
     for value in (PASSWORD, CANARY, "db.internal"):
-        assert value not in output(result)
+        assert value not in result.output
 
 
-def test_check_failures_give_reasons_and_exit_code_1(shop, tmp_path):
+def test_check_failures_give_reasons_and_exit_code_1(run, shop, tmp_path):
     write(
         tmp_path / "app.env",
         """
@@ -132,9 +114,9 @@ def test_check_failures_give_reasons_and_exit_code_1(shop, tmp_path):
         GOOD=ssm:/shop/db-host
         """,
     )
-    result = run(shop, "check", "app.env", cwd=tmp_path)
-    assert result.returncode == 1, output(result)
-    table = rows(result.stdout)
+    result = run("check", "app.env")
+    assert result.code == 1, result.output
+    table = rows(result.out)
     assert table["app.env:HOST"][1] == "not found"
     assert "/shop/db-hots" in table["app.env:HOST"][2]
     assert table["app.env:PASSWORD"][1:] == [
@@ -148,15 +130,15 @@ def test_check_failures_give_reasons_and_exit_code_1(shop, tmp_path):
     assert "at position 13" in table["app.env:BROKEN"][2]  # the space in "api key"
     assert table["app.env:EXTRA"][1] == "OK (optional, missing)"
     assert table["app.env:GOOD"] == ["ssm:/shop/db-host", "OK"]
-    assert "6 references: 2 OK, 4 failed" in result.stdout
-    assert CANARY not in output(result)
+    assert "6 references: 2 OK, 4 failed" in result.out
+    assert CANARY not in result.output
 
 
-def test_check_json_format(shop, tmp_path):
+def test_check_json_format(run, shop, tmp_path):
     write(tmp_path / ".env", "A=ssm:/shop/db-host\nB=ssm:/shop/missing\n")
-    result = run(shop, "check", ".env", "--format", "json", cwd=tmp_path)
-    assert result.returncode == 1
-    document = json.loads(result.stdout)
+    result = run("check", ".env", "--format", "json")
+    assert result.code == 1
+    document = json.loads(result.out)
     assert document["ok"] is False
     assert document["summary"] == {"references": 2, "ok": 1, "failed": 1}
     assert [(r["setting"], r["status"], r["ok"]) for r in document["references"]] == [
@@ -167,7 +149,7 @@ def test_check_json_format(shop, tmp_path):
     assert "/shop/missing" in document["references"][1]["reason"]
 
 
-def test_check_reads_json_toml_yaml_and_templates(shop, tmp_path):
+def test_check_reads_json_toml_yaml_and_templates(run, shop, tmp_path):
     write(
         tmp_path / "config.toml",
         """
@@ -187,30 +169,30 @@ def test_check_reads_json_toml_yaml_and_templates(shop, tmp_path):
         escaped: "literal:ssm:/not/a/reference"
         """,
     )
-    result = run(shop, "check", "config.toml", "config.json", "settings.yaml", cwd=tmp_path)
-    assert result.returncode == 0, output(result)
-    assert list(rows(result.stdout)) == [
+    result = run("check", "config.toml", "config.json", "settings.yaml")
+    assert result.code == 0, result.output
+    assert list(rows(result.out)) == [
         "config.toml:database.password",
         "config.toml:database.hosts[0]",
         "config.json:api.key",
         "settings.yaml:sentry.dsn",
     ]
     # A template gives one line per reference.
-    dsn_lines = [line for line in result.stdout.splitlines() if "sentry.dsn" in line]
+    dsn_lines = [line for line in result.out.splitlines() if "sentry.dsn" in line]
     assert [line.split()[1] for line in dsn_lines] == [
         "ssm:/shop/api-key",
         "secretsmanager:shop/db:port",
     ]
 
 
-def test_check_environment_variables(shop, tmp_path):
-    env = environment(shop, APP_DB_PASSWORD="secretsmanager:shop/db:password")
-    result = run(shop, "check", "--env", cwd=tmp_path, env=env)
-    assert result.returncode == 0, output(result)
-    assert rows(result.stdout) == {"env:APP_DB_PASSWORD": ["secretsmanager:shop/db:password", "OK"]}
+def test_check_environment_variables(run, shop, monkeypatch):
+    monkeypatch.setenv("APP_DB_PASSWORD", "secretsmanager:shop/db:password")
+    result = run("check", "--env")
+    assert result.code == 0, result.output
+    assert rows(result.out) == {"env:APP_DB_PASSWORD": ["secretsmanager:shop/db:password", "OK"]}
 
 
-def test_check_django_settings_module(shop, tmp_path):
+def test_check_django_settings_module(run, shop, tmp_path):
     (tmp_path / "proj").mkdir()
     (tmp_path / "proj" / "__init__.py").write_text("")
     write(
@@ -223,16 +205,18 @@ def test_check_django_settings_module(shop, tmp_path):
         lowercase_is_ignored = "ssm:/shop/ignored"
         """,
     )
-    result = run(shop, "check", "--django-settings", "proj.settings", cwd=tmp_path)
-    assert result.returncode == 1, output(result)
-    assert {k: v[1] for k, v in rows(result.stdout).items()} == {
+    result = run("check", "--django-settings", "proj.settings")
+    assert result.code == 1, result.output
+    assert {k: v[1] for k, v in rows(result.out).items()} == {
         "proj.settings:CACHES[0]": "not found",
         "proj.settings:DATABASES.default.HOST": "OK",
         "proj.settings:DATABASES.default.PASSWORD": "OK",
     }
 
 
-def test_check_django_settings_already_resolved_by_resolve_settings(shop, tmp_path):
+def test_check_django_settings_already_resolved_by_resolve_settings(
+    run, shop, tmp_path, monkeypatch
+):
     # A settings module ending in resolve_settings(globals()) resolves on import; the CLI
     # checks the references it kept (AWSREFS_REFERENCES), not the resolved values.
     (tmp_path / "proj").mkdir()
@@ -248,62 +232,62 @@ def test_check_django_settings_already_resolved_by_resolve_settings(shop, tmp_pa
         resolve_settings(globals())
         """,
     )
-    env = environment(shop, AWS_ENDPOINT_URL=shop.endpoint_url, AWS_REGION=shop.region)
-    result = run(shop, "check", "--django-settings", "proj.settings", cwd=tmp_path, env=env)
-    assert result.returncode == 0, output(result)
-    assert rows(result.stdout) == {
+    # resolve_settings uses the process's default resolver, made from the environment.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", shop.endpoint_url)
+    monkeypatch.setenv("AWS_REGION", shop.region)
+    result = run("check", "--django-settings", "proj.settings")
+    assert result.code == 0, result.output
+    assert rows(result.out) == {
         "proj.settings:API_KEY": ["ssm:/shop/api-key", "OK"],
         "proj.settings:DATABASES.default.HOST": ["ssm:/shop/db-host", "OK"],
         "proj.settings:DATABASES.default.PASSWORD": ["secretsmanager:shop/db:password", "OK"],
     }
-    assert PASSWORD not in output(result)
-    assert "api-Key-9c1e-secure" not in output(result)
+    assert PASSWORD not in result.output
+    assert "api-Key-9c1e-secure" not in result.output
 
 
-def test_check_with_aws_unreachable_reports_network_failures(aws, tmp_path):
+def test_check_with_aws_unreachable_reports_network_failures(run, aws, tmp_path):
     (tmp_path / ".env").write_text("A=ssm:/x\nB=secretsmanager:y:k\n")
-    result = run(  # the subprocess timeout guards against a hang; the time is not asserted
-        aws,
+    result = run(
         "check",
         *("--endpoint-url", "http://127.0.0.1:9", "--region", "us-east-1"),
         *("--retry-budget", "1", ".env"),
-        cwd=tmp_path,
         aws_options=False,
     )
-    assert result.returncode == 1, output(result)
-    assert [cells[1] for cells in rows(result.stdout).values()] == ["network", "network"]
-    bad = run(aws, "check", "--retry-budget", "-1", ".env", cwd=tmp_path)
-    assert bad.returncode == 2
-    assert "--retry-budget must be >= 0 seconds" in bad.stderr
+    assert result.code == 1, result.output
+    assert [cells[1] for cells in rows(result.out).values()] == ["network", "network"]
+    bad = run("check", "--retry-budget", "-1", ".env")
+    assert bad.code == 2
+    assert "--retry-budget must be >= 0 seconds" in bad.err
 
 
-def test_django_settings_that_need_django_say_so(aws, tmp_path):
+def hide_module(monkeypatch, name: str) -> None:
+    """Make ``name`` and its submodules fail to import, as where it is not installed."""
+    for loaded in [m for m in sys.modules if m == name or m.startswith(name + ".")]:
+        monkeypatch.setitem(sys.modules, loaded, None)
+    monkeypatch.setitem(sys.modules, name, None)
+
+
+def test_django_settings_that_need_django_say_so(run, tmp_path, monkeypatch):
     write(tmp_path / "needs_django.py", "from django.conf import global_settings\n")
-    # Hide Django from this process only, the way an environment without it behaves.
-    code = (
-        "import sys; sys.modules['django'] = None; from awsrefs.cli import main; "
-        "raise SystemExit(main(['check', '--django-settings', 'needs_django']))"
-    )
-    result = run_code(aws, code, cwd=tmp_path)
-    assert result.returncode == 2
-    assert "needs Django, which is not installed: pip install django" in result.stderr
+    hide_module(monkeypatch, "django")
+    result = run("check", "--django-settings", "needs_django", aws_options=False)
+    assert result.code == 2
+    assert "needs Django, which is not installed: pip install django" in result.err
 
 
-def test_yaml_without_pyyaml_says_what_to_install(aws, tmp_path):
+def test_yaml_without_pyyaml_says_what_to_install(run, tmp_path, monkeypatch):
     (tmp_path / "config.yaml").write_text("a: ssm:/x\n")
-    code = (
-        "import sys; sys.modules['yaml'] = None; from awsrefs.cli import main; "
-        "raise SystemExit(main(['check', 'config.yaml']))"
-    )
-    result = run_code(aws, code, cwd=tmp_path)
-    assert result.returncode == 2
-    assert "config.yaml: reading YAML needs PyYAML: install pyyaml" in result.stderr
+    hide_module(monkeypatch, "yaml")
+    result = run("check", "config.yaml", aws_options=False)
+    assert result.code == 2
+    assert "config.yaml: reading YAML needs PyYAML: install pyyaml" in result.err
 
 
-def test_django_settings_module_not_found(aws, tmp_path):
-    result = run(aws, "check", "--django-settings", "nosuch.settings", cwd=tmp_path)
-    assert result.returncode == 2
-    assert "no module named 'nosuch.settings'" in result.stderr
+def test_django_settings_module_not_found(run, aws, tmp_path):
+    result = run("check", "--django-settings", "nosuch.settings")
+    assert result.code == 2
+    assert "no module named 'nosuch.settings'" in result.err
 
 
 @pytest.mark.parametrize(
@@ -317,28 +301,28 @@ def test_django_settings_module_not_found(aws, tmp_path):
         ("settings.ini", "[a]\n", "cannot tell the format from the name"),
     ],
 )
-def test_malformed_input_files_exit_2_with_position(aws, tmp_path, name, text, message):
+def test_malformed_input_files_exit_2_with_position(run, aws, tmp_path, name, text, message):
     (tmp_path / name).write_text(text)
-    result = run(aws, "check", name, cwd=tmp_path)
-    assert result.returncode == 2
-    assert message in result.stderr
-    assert result.stdout == ""
+    result = run("check", name)
+    assert result.code == 2
+    assert message in result.err
+    assert result.out == ""
 
 
-def test_usage_errors_exit_2(aws, tmp_path):
-    nothing = run(aws, "check", cwd=tmp_path)
-    assert nothing.returncode == 2
-    assert "nothing to read" in nothing.stderr
-    missing = run(aws, "check", "missing.env", cwd=tmp_path)
-    assert missing.returncode == 2
-    assert "missing.env: cannot read" in missing.stderr
-    assert run(aws, "check", "--no-such-option", cwd=tmp_path).returncode == 2
+def test_usage_errors_exit_2(run, aws, tmp_path):
+    nothing = run("check")
+    assert nothing.code == 2
+    assert "nothing to read" in nothing.err
+    missing = run("check", "missing.env")
+    assert missing.code == 2
+    assert "missing.env: cannot read" in missing.err
+    assert run("check", "--no-such-option").code == 2
     write(tmp_path / "plain.env", "A=1\nB=literal:ssm:/escaped\n")
-    plain = run(aws, "check", "plain.env", cwd=tmp_path)
-    assert (plain.returncode, plain.stdout) == (0, "no references found\n")
+    plain = run("check", "plain.env")
+    assert (plain.code, plain.out) == (0, "no references found\n")
 
 
-def test_profile_option_uses_the_profile(shop, tmp_path):
+def test_profile_option_uses_the_profile(run, shop, tmp_path, monkeypatch):
     config = write(
         tmp_path / "aws-config",
         """
@@ -349,38 +333,38 @@ def test_profile_option_uses_the_profile(shop, tmp_path):
         """,
     )
     write(tmp_path / ".env", "A=ssm:/shop/db-host\n")
-    env = environment(shop, AWS_CONFIG_FILE=str(config))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(config))
     for name in ("AWS_DEFAULT_REGION", "AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-        env.pop(name, None)
+        monkeypatch.delenv(name, raising=False)
     base = ["check", ".env", "--endpoint-url", shop.endpoint_url]
     # The region comes from the profile only: without it there is none.
-    without = run(shop, *base, cwd=tmp_path, env=env, aws_options=False)
-    assert without.returncode == 1
-    assert "configuration" in without.stdout
-    assert "--region" in without.stdout
-    result = run(shop, *base, "--profile", "shop", cwd=tmp_path, env=env, aws_options=False)
-    assert result.returncode == 0, output(result)
-    unknown = run(shop, *base, "--profile", "nope", cwd=tmp_path, env=env, aws_options=False)
-    assert unknown.returncode == 2
-    assert "no AWS profile named 'nope'" in unknown.stderr
+    without = run(*base, aws_options=False)
+    assert without.code == 1
+    assert "configuration" in without.out
+    assert "--region" in without.out
+    result = run(*base, "--profile", "shop", aws_options=False)
+    assert result.code == 0, result.output
+    unknown = run(*base, "--profile", "nope", aws_options=False)
+    assert unknown.code == 2
+    assert "no AWS profile named 'nope'" in unknown.err
 
 
 # -- resolve ----------------------------------------------------------------------------------
 
 
-def test_resolve_masks_values_by_default(shop, tmp_path):
+def test_resolve_masks_values_by_default(run, shop, tmp_path):
     write(
         tmp_path / ".env",
         "PASSWORD=secretsmanager:shop/db:password\nTOKEN=secretsmanager:shop/canary\nX=1\n",
     )
     outputs = {}
     for form in ("table", "env", "json"):
-        result = run(shop, "resolve", ".env", "--format", form, cwd=tmp_path)
-        assert result.returncode == 0, output(result)
-        assert PASSWORD not in output(result)
-        assert CANARY not in output(result)
-        assert "--reveal" in result.stderr
-        outputs[form] = result.stdout
+        result = run("resolve", ".env", "--format", form)
+        assert result.code == 0, result.output
+        assert PASSWORD not in result.output
+        assert CANARY not in result.output
+        assert "--reveal" in result.err
+        outputs[form] = result.out
     assert outputs["env"].splitlines() == [
         f"PASSWORD='<hidden, {len(PASSWORD)} chars>'",
         f"TOKEN='<hidden, {len(CANARY)} chars>'",
@@ -395,7 +379,7 @@ def test_resolve_masks_values_by_default(shop, tmp_path):
     }
 
 
-def test_resolve_reveal_env_format_round_trips_through_shell_and_dotenv(aws, tmp_path):
+def test_resolve_reveal_env_format_round_trips_through_shell_and_dotenv(run, aws, tmp_path):
     tricky = {
         "QUOTE": 'it\'s a "q" \\ for $ 5',  # what cannot be written: test_cli_env_format.py
         "NEWLINE": "line one\nline two $x",
@@ -405,17 +389,16 @@ def test_resolve_reveal_env_format_round_trips_through_shell_and_dotenv(aws, tmp
     for name, value in tricky.items():
         aws.put_parameter(f"/t/{name.lower()}", value)
     write(tmp_path / ".env", "".join(f"{n}=ssm:/t/{n.lower()}\n" for n in tricky))
-    result = run(aws, "resolve", ".env", "--reveal", "--format", "env", cwd=tmp_path)
-    assert result.returncode == 0, output(result)
+    result = run("resolve", ".env", "--reveal", "--format", "env")
+    assert result.code == 0, result.output
     out = tmp_path / "resolved.env"
-    out.write_text(result.stdout)
+    out.write_text(result.out)
     # Our own dotenv reader reads it back...
-    assert dict(parse_env(result.stdout, "resolved.env")) == tricky
+    assert dict(parse_env(result.out, "resolved.env")) == tricky
     # ...and so does a POSIX shell.
     for name, value in tricky.items():
         shell = subprocess.run(
             ["sh", "-c", f'. ./resolved.env && printf %s "${name}"'],
-            cwd=tmp_path,
             capture_output=True,
             text=True,
             timeout=TIMEOUT,
@@ -424,7 +407,7 @@ def test_resolve_reveal_env_format_round_trips_through_shell_and_dotenv(aws, tmp
         assert shell.stdout == value, name
 
 
-def test_resolve_reveal_json_keeps_types(shop, tmp_path):
+def test_resolve_reveal_json_keeps_types(run, shop, tmp_path):
     write(
         tmp_path / "config.toml",
         """
@@ -434,9 +417,9 @@ def test_resolve_reveal_json_keeps_types(shop, tmp_path):
         plain = "not a reference"
         """,
     )
-    result = run(shop, "resolve", "config.toml", "--reveal", "--format", "json", cwd=tmp_path)
-    assert result.returncode == 0, output(result)
-    assert json.loads(result.stdout) == [
+    result = run("resolve", "config.toml", "--reveal", "--format", "json")
+    assert result.code == 0, result.output
+    assert json.loads(result.out) == [
         {"setting": "config.toml:port", "name": "PORT", "value": 5432},
         {"setting": "config.toml:password", "name": "PASSWORD", "value": PASSWORD},
         {
@@ -447,15 +430,15 @@ def test_resolve_reveal_json_keeps_types(shop, tmp_path):
     ]
 
 
-def test_resolve_failure_prints_table_on_stderr_and_nothing_else(shop, tmp_path):
+def test_resolve_failure_prints_table_on_stderr_and_nothing_else(run, shop, tmp_path):
     write(tmp_path / ".env", "A=secretsmanager:shop/db:password\nB=ssm:/shop/nope\n")
-    result = run(shop, "resolve", ".env", "--reveal", cwd=tmp_path)
-    assert result.returncode == 1
-    assert result.stdout == ""
-    assert rows(result.stderr) == {
-        ".env:B": ["ssm:/shop/nope", "not found", rows(result.stderr)[".env:B"][2]]
+    result = run("resolve", ".env", "--reveal")
+    assert result.code == 1
+    assert result.out == ""
+    assert rows(result.err) == {
+        ".env:B": ["ssm:/shop/nope", "not found", rows(result.err)[".env:B"][2]]
     }
-    assert PASSWORD not in result.stderr
+    assert PASSWORD not in result.err
 
 
 # -- exec -------------------------------------------------------------------------------------
@@ -506,52 +489,54 @@ def test_exec_child_sees_resolved_values_in_the_same_process(shop, tmp_path):
     assert report["pid"] == process.pid  # exec replaced awsrefs; no wrapper process
 
 
-def test_exec_failure_stops_before_the_program_starts(shop, tmp_path):
-    marker = tmp_path / "started"
-    env = environment(shop, DB_PASSWORD="secretsmanager:shop/db:pasword", OK="ssm:/shop/db-host")
-    code = f"open({str(marker)!r}, 'w').close()"
-    result = run(shop, "exec", "--all-env", "--", sys.executable, "-c", code, cwd=tmp_path, env=env)
-    assert result.returncode == 1
-    assert not marker.exists()
-    assert rows(result.stderr)["env:DB_PASSWORD"][1] == "no such JSON key"
-    assert "env:OK" not in rows(result.stderr)  # only what failed
-    assert f"{sys.executable} was not started" in result.stderr
-    # The same command with the reference fixed does start the program.
-    env["DB_PASSWORD"] = "secretsmanager:shop/db:password"
-    fixed = run(shop, "exec", "--all-env", "--", sys.executable, "-c", code, cwd=tmp_path, env=env)
-    assert fixed.returncode == 0, output(fixed)
-    assert marker.exists()
+def test_exec_failure_stops_before_the_program_starts(run, shop, monkeypatch):
+    monkeypatch.setenv("DB_PASSWORD", "secretsmanager:shop/db:pasword")
+    monkeypatch.setenv("OK", "ssm:/shop/db-host")
+    program = [sys.executable, "-c", "print('started')"]
+    result = run("exec", "--all-env", "--", *program)
+    assert (result.code, result.became) == (1, None)
+    assert "started" not in result.out
+    assert rows(result.err)["env:DB_PASSWORD"][1] == "no such JSON key"
+    assert "env:OK" not in rows(result.err)  # only what failed
+    assert f"{sys.executable} was not started" in result.err
+    # The same command with the reference fixed starts the program, with the values.
+    monkeypatch.setenv("DB_PASSWORD", "secretsmanager:shop/db:password")
+    fixed = run("exec", "--all-env", "--", *program)
+    assert (fixed.code, fixed.out) == (0, "started\n"), fixed.output
+    assert fixed.became.argv == program
+    assert (fixed.became.env["DB_PASSWORD"], fixed.became.env["OK"]) == (PASSWORD, "db.internal")
 
 
-def test_exec_passes_exit_code_and_signals_through(shop, tmp_path):
+def test_console_script_exit_codes_through_a_real_process(shop, tmp_path):
+    # The installed entry point, not python -m: main's code must become the process's status.
+    awsrefs = Path(sys.executable).with_name("awsrefs")
+    assert awsrefs.exists(), awsrefs
+    write(tmp_path / ".env", "A=ssm:/shop/db-host\nB=ssm:/shop/nope\n")
     env = environment(shop, A="ssm:/shop/db-host")
-    exit7 = run(
-        shop,
-        "exec",
-        "--var",
-        "A",
-        "--",
-        sys.executable,
-        "-c",
-        "import sys; sys.exit(7)",
-        cwd=tmp_path,
-        env=env,
-    )
-    assert exit7.returncode == 7
+
+    def real(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [str(awsrefs), args[0], "--endpoint-url", shop.endpoint_url, *args[1:]]
+        return subprocess.run(
+            command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=TIMEOUT
+        )
+
+    failed = real("check", ".env")
+    assert failed.returncode == 1, failed.stderr
+    assert rows(failed.stdout)[".env:B"][1] == "not found"
+    exit7 = real("exec", "--var", "A", "--", sys.executable, "-c", "import sys; sys.exit(7)")
+    assert exit7.returncode == 7, exit7.stderr
     kill = "import os, signal; os.kill(os.getpid(), signal.SIGTERM)"
-    killed = run(
-        shop, "exec", "--var", "A", "--", sys.executable, "-c", kill, cwd=tmp_path, env=env
-    )
+    killed = real("exec", "--var", "A", "--", sys.executable, "-c", kill)
     assert killed.returncode == -signal.SIGTERM
 
 
-def test_exec_usage_errors(aws, tmp_path):
-    assert run(aws, "exec", cwd=tmp_path).returncode == 2
-    assert run(aws, "exec", "--", cwd=tmp_path).returncode == 2
-    missing = run(aws, "exec", "--all-env", "--", "no-such-program-xyz", cwd=tmp_path)
-    assert missing.returncode == 127
-    assert "command not found: no-such-program-xyz" in missing.stderr
-    assert run(aws, "exec", "--env-file", "nope.env", "--", "true", cwd=tmp_path).returncode == 2
+def test_exec_usage_errors(run):
+    assert run("exec").code == 2
+    assert run("exec", "--").code == 2
+    missing = run("exec", "--all-env", "--", "no-such-program-xyz")
+    assert missing.code == 127
+    assert "command not found: no-such-program-xyz" in missing.err
+    assert run("exec", "--env-file", "nope.env", "--", "true").code == 2
 
 
 # -- policy -----------------------------------------------------------------------------------
@@ -577,7 +562,7 @@ def resources(document):
     }
 
 
-def test_policy_covers_exactly_the_references(aws, tmp_path):
+def test_policy_covers_exactly_the_references(run, aws, tmp_path):
     other = "arn:aws:ssm:eu-west-1:210987654321:parameter/shared/key"
     full = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/full-AbC123"
     partial = "arn:aws:secretsmanager:us-east-1:123456789012:secret:app/partial"
@@ -596,9 +581,9 @@ def test_policy_covers_exactly_the_references(aws, tmp_path):
         PLAIN=value
         """,
     )
-    result = run(aws, "policy", ".env", "--account", "123456789012", cwd=tmp_path)
-    assert result.returncode == 0, output(result)
-    document = json.loads(result.stdout)
+    result = run("policy", ".env", "--account", "123456789012")
+    assert result.code == 0, result.output
+    document = json.loads(result.out)
     assert_valid_iam(document)
     parameter = "arn:aws:ssm:us-east-1:123456789012:parameter/"
     secret = "arn:aws:secretsmanager:us-east-1:123456789012:secret:"
@@ -619,15 +604,15 @@ def test_policy_covers_exactly_the_references(aws, tmp_path):
         },
         "secretsmanager:BatchGetSecretValue": "*",
     }
-    assert "kms:Decrypt" in result.stderr
+    assert "kms:Decrypt" in result.err
 
 
-def test_policy_without_batching_and_with_kms_key(aws, tmp_path):
+def test_policy_without_batching_and_with_kms_key(run, aws, tmp_path):
     key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
     write(tmp_path / ".env", "A=secretsmanager:app/db:password\nB=secretsmanager:app/db:username\n")
-    result = run(aws, "policy", ".env", "--kms-key", key, cwd=tmp_path)
-    assert result.returncode == 0, output(result)
-    document = json.loads(result.stdout)
+    result = run("policy", ".env", "--kms-key", key)
+    assert result.code == 0, result.output
+    document = json.loads(result.out)
     assert_valid_iam(document)
     # One secret is read with GetSecretValue alone; account "*" without --account.
     assert resources(document) == {
@@ -636,27 +621,27 @@ def test_policy_without_batching_and_with_kms_key(aws, tmp_path):
         },
         "kms:Decrypt": {key},
     }
-    assert result.stderr == ""
+    assert result.err == ""
 
 
-def test_policy_rejects_bad_references_and_empty_inputs(aws, tmp_path):
+def test_policy_rejects_bad_references_and_empty_inputs(run, aws, tmp_path):
     write(tmp_path / "bad.env", "A=ssm:/ok\nB=secretsmanager:\n")
-    bad = run(aws, "policy", "bad.env", cwd=tmp_path)
-    assert bad.returncode == 1
-    assert bad.stdout == ""
-    assert rows(bad.stderr)["bad.env:B"][1] == "bad syntax"
+    bad = run("policy", "bad.env")
+    assert bad.code == 1
+    assert bad.out == ""
+    assert rows(bad.err)["bad.env:B"][1] == "bad syntax"
     write(tmp_path / "none.env", "A=1\n")
-    empty = run(aws, "policy", "none.env", cwd=tmp_path)
-    assert empty.returncode == 2
-    assert "no references found" in empty.stderr
-    account = run(aws, "policy", "bad.env", "--account", "12", cwd=tmp_path)
-    assert account.returncode in (1, 2)
+    empty = run("policy", "none.env")
+    assert empty.code == 2
+    assert "no references found" in empty.err
+    account = run("policy", "bad.env", "--account", "12")
+    assert account.code in (1, 2)
 
 
 # -- the canary never leaks -------------------------------------------------------------------
 
 
-def test_canary_never_appears_in_any_output(shop, tmp_path):
+def test_canary_never_appears_in_any_output(run, shop, tmp_path, monkeypatch):
     register_secret(CANARY)
     write(
         tmp_path / ".env",
@@ -674,74 +659,53 @@ def test_canary_never_appears_in_any_output(shop, tmp_path):
         ["policy", ".env"],
         ["exec", "--var", "TOKEN", "--", sys.executable, "-c", "print('child ran')"],
     ]
-    env = environment(shop, TOKEN="secretsmanager:shop/canary")
+    monkeypatch.setenv("TOKEN", "secretsmanager:shop/canary")
     for command in commands:
-        result = run(shop, *command, cwd=tmp_path, env=env)
-        assert CANARY not in output(result), command
+        result = run(*command)  # the cli fixture also checks every registered secret
+        assert CANARY not in result.output, command
+    assert result.out == "child ran\n"
+    assert result.became.env["TOKEN"] == CANARY  # exec hands it to the program only
 
 
 # -- terminals, help, version -----------------------------------------------------------------
 
 
-def run_in_terminal(aws, args, cwd, **extra):
-    """Run the CLI with stdout on a pseudo-terminal 100 columns wide; returns (code, text)."""
-    primary, secondary = pty.openpty()
-    env = environment(aws, COLUMNS="100", **extra)
-    env.pop("NO_COLOR", None)
-    env.update(extra)
-    command = [sys.executable, "-m", "awsrefs", *args, "--endpoint-url", aws.endpoint_url]
-    process = subprocess.Popen(command, cwd=cwd, env=env, stdout=secondary, stderr=secondary)
-    os.close(secondary)
-    chunks = []
-    while True:
-        ready, _, _ = select.select([primary], [], [], TIMEOUT)
-        if not ready:
-            process.kill()
-            raise AssertionError("no output from the CLI")
-        try:
-            chunk = os.read(primary, 4096)
-        except OSError:  # EIO: the child closed the terminal
-            break
-        if not chunk:
-            break
-        chunks.append(chunk)
-    os.close(primary)
-    return process.wait(TIMEOUT), b"".join(chunks).decode()
-
-
-def test_terminal_gets_colours_and_lines_cut_to_width(shop, tmp_path):
+def test_terminal_gets_colours_and_lines_cut_to_width(run, shop, tmp_path, monkeypatch):
     write(
         tmp_path / ".env", "A=ssm:/shop/db-host\nMISSING=ssm:/shop/a-parameter-that-is-not-there\n"
     )
-    code, text = run_in_terminal(shop, ["check", ".env"], tmp_path)
-    assert code == 1
-    assert "\033[31m" in text  # red failure
-    assert "\033[32m" in text  # green OK
-    plain = re.sub(r"\033\[[0-9;]*m", "", text)
+    monkeypatch.setenv("COLUMNS", "100")  # a terminal 100 columns wide
+    monkeypatch.setenv("TERM", "xterm")
+    monkeypatch.delenv("NO_COLOR")
+    result = run("check", ".env", terminal=True)
+    assert result.code == 1
+    assert "\033[31m" in result.out  # red failure
+    assert "\033[32m" in result.out  # green OK
+    plain = re.sub(r"\033\[[0-9;]*m", "", result.out)
     table = [line for line in plain.splitlines() if line.startswith(".env:")]
     assert all(len(line) <= 100 for line in table), table
     assert table[1].endswith("…")
-    _, without = run_in_terminal(shop, ["check", ".env"], tmp_path, NO_COLOR="1")
-    assert "\033[" not in without
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\033[" not in run("check", ".env", terminal=True).out
     # In a pipe the reason is complete.
-    piped = run(shop, "check", ".env", cwd=tmp_path)
-    assert "'/shop/a-parameter-that-is-not-there'" in piped.stdout
-    assert "\033[" not in piped.stdout
+    piped = run("check", ".env")
+    assert "'/shop/a-parameter-that-is-not-there'" in piped.out
+    assert "\033[" not in piped.out
 
 
-def test_help_shows_examples_and_version(aws, tmp_path):
-    main_help = run(aws, "--help", cwd=tmp_path, aws_options=False)
-    assert main_help.returncode == 0
-    assert "examples:" in main_help.stdout
+def test_help_shows_examples_and_version(run):
+    main_help = run("--help", aws_options=False)
+    assert main_help.code == 0
+    assert "examples:" in main_help.out
     for command in ("check", "resolve", "exec", "policy"):
-        sub = run(aws, command, "--help", cwd=tmp_path, aws_options=False)
-        assert sub.returncode == 0
-        assert "examples:" in sub.stdout
-        assert "--endpoint-url" in sub.stdout
-    version = run(aws, "--version", cwd=tmp_path, aws_options=False)
+        sub = run(command, "--help", aws_options=False)
+        assert sub.code == 0
+        assert "examples:" in sub.out
+        assert "--endpoint-url" in sub.out
+    version = run("--version", aws_options=False)
     import awsrefs
 
-    assert version.stdout.strip() == f"awsrefs {awsrefs.__version__}"
+    assert version.out.strip() == f"awsrefs {awsrefs.__version__}"
 
 
 # -- the .env reader ----------------------------------------------------------------------------
@@ -796,27 +760,21 @@ def test_docs_show_every_command(tmp_path):
     assert set(commands) == {"check", "resolve", "exec", "policy"}
 
 
-def test_docs_commands_run_as_shown(aws, tmp_path):
-    import importlib.util
-
+def test_docs_commands_run_as_shown(cli, aws, tmp_path, monkeypatch):
     work = tmp_path / "cli"
     shutil.copytree(EXAMPLES, work)
-    spec = importlib.util.spec_from_file_location("cli_seed", work / "seed.py")
-    seed = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(seed)
-    for value in seed.SECRETS.values():
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", aws.endpoint_url)  # the docs use the environment's
+    # seed.py runs as the docs say: a plain script using the environment's AWS settings.
+    seed = runpy.run_path(str(work / "seed.py"), run_name="__main__")
+    for value in seed["SECRETS"].values():
         for part in value.values() if isinstance(value, dict) else [value]:
             if isinstance(part, str) and len(part) > 12:
                 register_secret(part)
-    # seed.py itself runs as the docs say: a plain script using the environment's AWS settings.
-    subprocess.run([sys.executable, "seed.py"], cwd=work, check=True, timeout=TIMEOUT)
-    env = dict(os.environ, NO_COLOR="1")
     for line, expected_code, shown in doc_commands():
         words = shlex.split(line, comments=True)
-        replacements = {"awsrefs": [sys.executable, "-m", "awsrefs"], "python": [sys.executable]}
-        argv = [part for word in words for part in replacements.get(word, [word])]
-        result = subprocess.run(
-            argv, cwd=work, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
-        )
-        assert result.returncode == expected_code, (line, result.stderr)
-        assert result.stdout.rstrip("\n") == shown.rstrip("\n"), line
+        assert words[0] == "awsrefs", line
+        argv = [sys.executable if word == "python" else word for word in words[1:]]
+        result = cli(*argv)  # exec: the program's code and output (see tests/support/cli.py)
+        assert result.code == expected_code, (line, result.err)
+        assert result.out.rstrip("\n") == shown.rstrip("\n"), line

@@ -1,14 +1,14 @@
-"""``awsrefs exec`` as a process: what it resolves, and how it fails when the program cannot start.
+"""``awsrefs exec``: what it resolves, and how it fails when the program cannot start.
 
-Each test runs the real command (``python -m awsrefs exec``) against the moto server, since
-what is under test is what reaches a real ``execve``.
+The command runs in-process against the moto server (the ``cli`` fixture of
+tests/support/cli.py), where the program starts in a child process through a real ``execve``
+with what awsrefs would have become: its arguments and environment, and the errors a real
+``execve`` gives. That exec keeps awsrefs' process is tested in tests/test_cli.py.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from tests.support.canary import CANARY, register_secret
+from tests.support.cli import CliResult
 
-TIMEOUT = 60
 PASSWORD = "pw-Exec7-current-q4"
 NUL_SECRET = "before-nul\0after-nul-secret"
 
@@ -41,15 +41,19 @@ def shop(aws):
     return aws
 
 
-def exec_(aws, *args, cwd: Path, **variables: str) -> subprocess.CompletedProcess[str]:
-    env = dict(os.environ, NO_COLOR="1", **variables)
-    env.pop("AWS_ENDPOINT_URL", None)  # the endpoint comes from the option
-    split = args.index("--")
-    command = [sys.executable, "-m", "awsrefs", "exec", *args[:split]]
-    command += ["--endpoint-url", aws.endpoint_url, "--region", aws.region, *args[split:]]
-    return subprocess.run(
-        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=TIMEOUT, check=False
-    )
+@pytest.fixture
+def exec_(cli, monkeypatch):
+    """``exec_(aws, ARGS..., NAME=value...)``: ``awsrefs exec ARGS`` with these variables set."""
+
+    def run(aws, *args: str, **variables: str) -> CliResult:
+        split = args.index("--")
+        aws_options = ["--endpoint-url", aws.endpoint_url, "--region", aws.region]
+        with monkeypatch.context() as scoped:  # the variables of this run only
+            for name, value in variables.items():
+                scoped.setenv(name, value)
+            return cli("exec", *args[:split], *aws_options, *args[split:])
+
+    return run
 
 
 def child_environment(tmp_path: Path) -> dict[str, str]:
@@ -70,7 +74,7 @@ INHERITED = {
 }
 
 
-def test_exec_resolves_the_env_file_and_named_variables_only(shop, tmp_path):
+def test_exec_resolves_the_env_file_and_named_variables_only(exec_, shop, tmp_path):
     (tmp_path / "child.py").write_text(CHILD)
     (tmp_path / "app.env").write_text(
         "FROM_FILE=ssm:/shop/db-host\nAPP_HOST=from-the-file\nOVERRIDE=from-the-file\n"
@@ -79,11 +83,10 @@ def test_exec_resolves_the_env_file_and_named_variables_only(shop, tmp_path):
         shop,
         *("--env-file", "app.env", "--var", "DB_PASSWORD", "--var", "APP_*"),
         *("--", sys.executable, "child.py"),
-        cwd=tmp_path,
         OVERRIDE="ssm:/shop/db-host",  # not named by --var, but by the file
         **INHERITED,
     )
-    assert result.returncode == 0, result.stderr
+    assert result.code == 0, result.err
     child = child_environment(tmp_path)
     # Passed through untouched: not resolved, and the malformed one stops nothing.
     assert child["CI_COMMIT_MESSAGE"] == "fix ${secretsmanager:shop/canary}"
@@ -95,72 +98,71 @@ def test_exec_resolves_the_env_file_and_named_variables_only(shop, tmp_path):
     assert child["APP_HOST"] == "db.internal"
     assert child["APP_KEY"] == "api-Key-9c1e-exec"
     assert child["OVERRIDE"] == "db.internal"
-    assert result.stdout == result.stderr == ""
+    assert result.out == result.err == ""
 
 
-def test_exec_all_env_resolves_every_inherited_variable(shop, tmp_path):
+def test_exec_all_env_resolves_every_inherited_variable(exec_, shop, tmp_path):
     (tmp_path / "child.py").write_text(CHILD)
     named = {k: v for k, v in INHERITED.items() if k != "CI_COMMIT_TITLE"}
-    result = exec_(shop, "--all-env", "--", sys.executable, "child.py", cwd=tmp_path, **named)
-    assert result.returncode == 0, result.stderr
+    result = exec_(shop, "--all-env", "--", sys.executable, "child.py", **named)
+    assert result.code == 0, result.err
     child = child_environment(tmp_path)
     assert child["NOT_NAMED"] == "db.internal"
     assert child["CI_COMMIT_MESSAGE"] == f"fix {CANARY}"  # what the user opted into
     assert child["DB_PASSWORD"] == PASSWORD
     # And a malformed inherited variable stops the program, as it always did with --all-env.
-    stopped = exec_(shop, "--all-env", "--", "true", cwd=tmp_path, **INHERITED)
-    assert stopped.returncode == 1
-    assert "env:CI_COMMIT_TITLE" in stopped.stderr
-    assert "bad syntax" in stopped.stderr
-    assert "true was not started" in stopped.stderr
+    stopped = exec_(shop, "--all-env", "--", "true", **INHERITED)
+    assert stopped.code == 1
+    assert "env:CI_COMMIT_TITLE" in stopped.err
+    assert "bad syntax" in stopped.err
+    assert "true was not started" in stopped.err
 
 
-def test_exec_without_anything_to_resolve_says_how_to_ask(shop, tmp_path):
-    nothing = exec_(shop, "--", "true", cwd=tmp_path, DB_PASSWORD="secretsmanager:shop/db:password")
-    assert nothing.returncode == 2
-    assert "nothing to resolve" in nothing.stderr
-    assert "--var NAME" in nothing.stderr
-    assert "--all-env" in nothing.stderr
-    unset = exec_(shop, "--var", "NO_SUCH_VARIABLE_X", "--", "true", cwd=tmp_path)
-    assert unset.returncode == 2
-    assert "--var NO_SUCH_VARIABLE_X: no such variable in the environment" in unset.stderr
+def test_exec_without_anything_to_resolve_says_how_to_ask(exec_, shop, tmp_path):
+    nothing = exec_(shop, "--", "true", DB_PASSWORD="secretsmanager:shop/db:password")
+    assert nothing.code == 2
+    assert "nothing to resolve" in nothing.err
+    assert "--var NAME" in nothing.err
+    assert "--all-env" in nothing.err
+    unset = exec_(shop, "--var", "NO_SUCH_VARIABLE_X", "--", "true")
+    assert unset.code == 2
+    assert "--var NO_SUCH_VARIABLE_X: no such variable in the environment" in unset.err
     # A pattern that matches nothing is no error: it names whatever is there.
-    assert exec_(shop, "--var", "NO_SUCH_*", "--", "true", cwd=tmp_path).returncode == 0
+    assert exec_(shop, "--var", "NO_SUCH_*", "--", "true").code == 0
 
 
 # -- item 13: the program cannot start: one line, no value, its own exit code --------------------
 
 
-def one_line(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.stdout == ""
-    lines = result.stderr.splitlines()
-    assert len(lines) == 1, result.stderr  # no traceback
+def one_line(result: CliResult) -> str:
+    assert result.out == ""
+    lines = result.err.splitlines()
+    assert len(lines) == 1, result.err  # no traceback
     assert lines[0].startswith("awsrefs exec: ")
     return lines[0]
 
 
-def test_exec_refuses_a_value_with_a_nul_character(shop, tmp_path):
+def test_exec_refuses_a_value_with_a_nul_character(exec_, shop, tmp_path):
     marker = tmp_path / "started"
     result = exec_(
         shop,
         *("--var", "ODD", "--", sys.executable, "-c", f"open({str(marker)!r}, 'w')"),
-        cwd=tmp_path,
         ODD="secretsmanager:shop/db:odd",
     )
-    assert result.returncode == 65
+    assert result.code == 65
     line = one_line(result)
     assert "ODD holds a NUL character" in line
     assert "was not started" in line
     assert not marker.exists()
     for part in NUL_SECRET.split("\0"):
-        assert part not in result.stderr
+        assert part not in result.err
 
 
-def test_exec_reports_an_environment_too_large_for_the_system(shop, tmp_path):
+def test_exec_reports_an_environment_too_large_for_the_system(exec_, shop, tmp_path):
     # 40 x 4000 characters: one variable over Linux's 128 KiB limit for a single string.
     (tmp_path / "big.env").write_text("BIG=" + "${ssm:/shop/big}" * 40 + "\n")
-    result = exec_(shop, "--env-file", "big.env", "--", "true", cwd=tmp_path)
-    assert result.returncode == 71
+    result = exec_(shop, "--env-file", "big.env", "--", "true")
+    assert result.code == 71
     line = one_line(result)
     assert "too large for the system" in line
     assert "the largest variable is BIG, 160000 bytes" in line
@@ -178,7 +180,7 @@ def test_exec_reports_an_environment_too_large_for_the_system(shop, tmp_path):
         ("./garbage", 125, "cannot run ./garbage: not an executable format"),
     ],
 )
-def test_exec_program_that_cannot_start(shop, tmp_path, program, code, message):
+def test_exec_program_that_cannot_start(exec_, shop, tmp_path, program, code, message):
     (tmp_path / "not-executable").write_text("#!/bin/sh\necho hi\n")
     (tmp_path / "a-directory").mkdir()
     (tmp_path / "no-shebang").write_text("echo hi\n")
@@ -188,8 +190,7 @@ def test_exec_program_that_cannot_start(shop, tmp_path, program, code, message):
     result = exec_(
         shop,
         *("--var", "DB_PASSWORD", "--", program, "arg"),
-        cwd=tmp_path,
         DB_PASSWORD="secretsmanager:shop/db:password",
     )
-    assert result.returncode == code
+    assert result.code == code
     assert message in one_line(result)

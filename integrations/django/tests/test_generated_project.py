@@ -12,9 +12,7 @@ no ``test_*`` database may be left behind.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -23,12 +21,12 @@ from typing import Any
 
 import pytest
 
-from tests.support.canary import CANARY, assert_no_secrets
+from tests.support.canary import CANARY
 from tests.support.databases import DatabaseServer, unique_name
+from tests.support.django_project import manage, run_in_project, start_project
 
 pytestmark = pytest.mark.slow
 
-TIMEOUT = 240
 ROWS = ["kept-alpha", "kept-beta", "kept-gamma"]
 
 SETTINGS_TAIL = """
@@ -210,22 +208,9 @@ class Site:
         self, *args: str, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[str]:
         """Run ``manage.py ARGS`` (or ``python -m pytest ARGS`` for ``run("pytest", ...)``)."""
-        command = ["-m", "pytest", *args[1:]] if args[0] == "pytest" else ["manage.py", *args]
-        full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mysite.settings", **(env or {})}
-        full_env.pop("PYTEST_ADDOPTS", None)
-        full_env["PYTHONPATH"] = str(self.directory)
-        result = subprocess.run(
-            [sys.executable, *command],
-            cwd=self.directory,
-            env=full_env,
-            stdin=subprocess.DEVNULL,  # a "Type 'yes'" prompt fails instead of waiting
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT,
-            check=False,
-        )
-        assert_no_secrets(result.stdout + result.stderr, f"output of {' '.join(args)}")
-        return result
+        if args[0] == "pytest":
+            return run_in_project(self.directory, ["-m", "pytest", *args[1:]], env=env)
+        return manage(self.directory, *args, env=env)
 
     # -- what a user would look at ---------------------------------------------------------
 
@@ -274,17 +259,7 @@ def _write(path: Path, text: str) -> None:
 
 
 def _make_project(directory: Path, engine: str, real: str) -> None:
-    subprocess.run(
-        [sys.executable, "-m", "django", "startproject", "mysite", str(directory)],
-        check=True,
-        capture_output=True,
-        timeout=TIMEOUT,
-    )
-    settings = directory / "mysite" / "settings.py"
-    text = settings.read_text()
-    if "import os" not in text:
-        text = "import os\n" + text
-    settings.write_text(text + SETTINGS_TAIL.format(engine=engine))
+    start_project(directory, SETTINGS_TAIL.format(engine=engine))
     _write(directory / "mysite" / "settings_test.py", SETTINGS_TEST)
     _write(directory / "shop" / "__init__.py", "")
     _write(directory / "shop" / "models.py", MODELS)

@@ -15,20 +15,17 @@ from __future__ import annotations
 
 import datetime
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.canary import assert_no_secrets
 from tests.support.databases import unique_name
+from tests.support.django_project import manage, start_project
 from tests.support.iam_tokens import FIRST_SIGNING, expected_token, frozen_signing
 
 pytestmark = pytest.mark.slow
 
-TIMEOUT = 240
 SECRET = "mysite/django"
 
 SETTINGS_TAIL = """
@@ -120,35 +117,7 @@ print(json.dumps({
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory) -> Path:
-    directory = tmp_path_factory.mktemp("startproject-iam")
-    subprocess.run(
-        [sys.executable, "-m", "django", "startproject", "mysite", str(directory)],
-        check=True,
-        capture_output=True,
-        timeout=TIMEOUT,
-    )
-    settings = directory / "mysite" / "settings.py"
-    text = settings.read_text()
-    settings.write_text("import os\n" + text + SETTINGS_TAIL)
-    return directory
-
-
-def run(project: Path, *args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    full_env = {**os.environ, "DJANGO_SETTINGS_MODULE": "mysite.settings", **env}
-    full_env.pop("PYTEST_ADDOPTS", None)
-    full_env["PYTHONPATH"] = str(project)
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=project,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert_no_secrets(result.stdout + result.stderr, f"output of manage.py {' '.join(args)}")
-    return result
+    return start_project(tmp_path_factory.mktemp("startproject-iam"), SETTINGS_TAIL)
 
 
 def passed(result: subprocess.CompletedProcess[str]) -> str:
@@ -191,10 +160,10 @@ def test_manage_py_logs_in_with_one_iam_token(project, iam_db, aws):
     server.set_password(user, token_at(server, user, aws.region, FIRST_SIGNING))
     env["SITE_SIGNING_AT"] = FIRST_SIGNING.isoformat()
 
-    passed(run(project, "migrate", "--noinput", env=env))
-    out = printed(run(project, "shell", "-c", CONNECT_THRICE, env=env))
+    passed(manage(project, "migrate", "--noinput", env=env))
+    out = printed(manage(project, "shell", "-c", CONNECT_THRICE, env=env))
     assert out == {"users": [user] * 3, "generated": 1}  # three logins, one token
-    shell = run(project, "dbshell", "--", "-c", "SELECT current_user", env=env)
+    shell = manage(project, "dbshell", "--", "-c", "SELECT current_user", env=env)
     assert user in passed(shell)
 
 
@@ -205,7 +174,7 @@ def test_refused_token_fails_without_showing_it(project, iam_db, aws):
     token_at(server, user, aws.region, later)  # what the process signs: registered as a canary
     env["SITE_SIGNING_AT"] = later.isoformat()
 
-    result = run(project, "shell", "-c", CONNECT_THRICE, env=env)  # output checked for tokens
+    result = manage(project, "shell", "-c", CONNECT_THRICE, env=env)  # output checked for tokens
     assert result.returncode != 0
     assert "password authentication failed" in result.stderr
 
@@ -222,7 +191,7 @@ def rotate(aws, key: str) -> None:
 
 def sign(project, payload: str, **env: str) -> dict:
     env = {"SITE_PAYLOAD": payload, **env}
-    return printed(run(project, "shell", "-c", SIGN, env=env))
+    return printed(manage(project, "shell", "-c", SIGN, env=env))
 
 
 def test_signatures_and_sessions_survive_a_secret_key_rotation(project, aws):

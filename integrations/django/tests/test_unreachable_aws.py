@@ -13,21 +13,19 @@ with what the error message says.
 from __future__ import annotations
 
 import json
-import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.canary import assert_no_secrets
+from tests.support.django_project import manage, start_project
 from tests.support.unreachable import ClosingListener
 
 pytestmark = pytest.mark.slow
 
 TIMEOUT = 120
-BUDGET = 3.0  # seconds: the first pass retries after its first call (which also imports botocore)
+BUDGET = 3.0  # seconds; the first pass retries within it if its first call is quick enough
 ATTEMPTS = 2
 
 SETTINGS_TAIL = """
@@ -56,43 +54,17 @@ resolve_settings(globals())
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    directory = tmp_path_factory.mktemp("unreachable-site")
-    subprocess.run(
-        [sys.executable, "-m", "django", "startproject", "mysite", str(directory)],
-        check=True,
-        capture_output=True,
-        timeout=TIMEOUT,
-    )
-    settings = directory / "mysite" / "settings.py"
-    text = settings.read_text()
-    settings.write_text(("" if "import os" in text else "import os\n") + text + SETTINGS_TAIL)
-    return directory
+    return start_project(tmp_path_factory.mktemp("unreachable-site"), SETTINGS_TAIL)
 
 
 def _run(project: Path, endpoint: str, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
-    full_env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "mysite.settings",
-        "PYTHONPATH": str(project),
+    site = {
         "AWS_ENDPOINT_URL": endpoint,
         "AWS_REGION": "us-east-1",
         "SITE_RETRY_BUDGET": str(BUDGET),
         "SITE_MAX_ATTEMPTS": str(ATTEMPTS),
-        **env,
     }
-    full_env.pop("PYTEST_ADDOPTS", None)
-    result = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=project,
-        env=full_env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT,
-        check=False,
-    )
-    assert_no_secrets(result.stdout + result.stderr, f"output of manage.py {' '.join(args)}")
-    return result
+    return manage(project, *args, env={**site, **env}, timeout=TIMEOUT)
 
 
 def _passes(stderr: str) -> list[dict]:
@@ -128,10 +100,12 @@ def test_unreachable_aws_costs_one_budget_per_process(project, moto_server, comm
     attempts = sum(r["attempts"].get("ssm:GetParameters", 0) for r in resolvers)
     # Every attempt awsrefs counted is a connection the endpoint saw, and no more.
     assert attempts == connections, (attempts, connections)
-    # One budget: the first pass retried within it, every later one made one call of one
-    # attempt (the message it reports below says so, and counts what its pass made).
-    assert calls - later > 1, resolvers
-    assert attempts - later <= (calls - later) * ATTEMPTS
+    # One budget: the first pass called within it (how many times depends on the machine's
+    # speed: its first call, botocore's import included, counts against the budget), every
+    # later one made one call of one attempt (the message it reports below says so, and
+    # counts what its pass made).
+    assert calls - later >= 1, resolvers
+    assert calls - later <= attempts - later <= (calls - later) * ATTEMPTS
     for resolver in resolvers[1:]:
         assert resolver["calls"] == {"ssm:GetParameters": resolver["cache_misses"]}, resolvers
         assert resolver["attempts"] == resolver["calls"], resolvers
