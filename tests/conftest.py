@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextlib
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,42 @@ def built_dists(uv_cmd: list[str], tmp_path_factory: pytest.TempPathFactory) -> 
     out = tmp_path_factory.mktemp("dist")
     matrix.build(uv_cmd, out)
     return out
+
+
+@pytest.fixture(scope="session")
+def matrix_runs(
+    uv_cmd: list[str], built_dists: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, concurrent.futures.Future[matrix.Result]]]:
+    """The support matrix's cells, running two at a time in threads, by cell name."""
+    wheels = {p.name.split("-")[0]: p for p in sorted(built_dists.glob("*.whl"))}
+    work = tmp_path_factory.mktemp("matrix")
+    cells = matrix.cells(include_middle=os.environ.get("AWSREFS_MATRIX") == "all")
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        runnable = [cell for cell in cells if matrix.find_python(cell.python)]
+        yield {c.name: pool.submit(matrix.run_cell, c, uv_cmd, wheels, work) for c in runnable}
+
+
+def _needs_matrix(item: pytest.Item) -> bool:
+    return "matrix_runs" in getattr(item, "fixturenames", ())
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _matrix_starts_with_the_session(request: pytest.FixtureRequest) -> None:
+    """Start the cells at once when a selected test needs them.
+
+    Most of the suite waits on processes, servers and sockets, so the cells' work overlaps it
+    instead of following it (the cells took half of a full run when they started with
+    their own tests). A failure here is left to the matrix tests, which report it.
+    """
+    if matrix.uv_command() is None or not any(map(_needs_matrix, request.session.items)):
+        return
+    with contextlib.suppress(Exception):  # the matrix tests get the same error and report it
+        request.getfixturevalue("matrix_runs")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The matrix tests run last: by then their cells, started with the session, are done."""
+    items.sort(key=_needs_matrix)  # stable: every other test keeps its place
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

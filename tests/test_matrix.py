@@ -1,7 +1,8 @@
 """The support matrix: the integrations' tests against the built wheels at both ends.
 
-See ``tests/matrix.py`` for the cells. The cells start together when the first of these tests
-asks for them and run two at a time; each test waits for its own cell. The table is printed in
+See ``tests/matrix.py`` for the cells. The cells start with the session (``tests/conftest.py``)
+and run two at a time beside the rest of the suite; these tests run last, each waiting for
+its own cell. The table is printed in
 pytest's closing summary and written to ``.tmp/matrix.md``.
 """
 
@@ -10,8 +11,6 @@ from __future__ import annotations
 import concurrent.futures
 import os
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from packaging.version import Version
@@ -30,17 +29,6 @@ IN_CI = os.environ.get("CI", "").lower() == "true"
 def locked_versions() -> dict[str, Version]:
     lock = tomllib.loads((matrix.ROOT / "uv.lock").read_text())
     return {p["name"]: Version(p["version"]) for p in lock["package"] if "version" in p}
-
-
-@pytest.fixture(scope="session")
-def matrix_runs(
-    uv_cmd: list[str], built_dists: Path, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[dict[str, concurrent.futures.Future[matrix.Result]]]:
-    wheels = {p.name.split("-")[0]: p for p in sorted(built_dists.glob("*.whl"))}
-    work = tmp_path_factory.mktemp("matrix")
-    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
-        runnable = [cell for cell in CELLS if matrix.find_python(cell.python)]
-        yield {c.name: pool.submit(matrix.run_cell, c, uv_cmd, wheels, work) for c in runnable}
 
 
 def cell_result(cell: matrix.Cell, runs: dict[str, concurrent.futures.Future[matrix.Result]]):
