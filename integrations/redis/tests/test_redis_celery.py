@@ -1,0 +1,232 @@
+"""A real Celery worker on a Redis broker and result backend through two rotations.
+
+The worker (``celery worker --pool=solo`` in a subprocess) and the producer (this process) are
+configured with ``awsrefs_redis.celery.configure``, as docs/redis.md shows. Tasks are sent in
+batches between the rotation steps of AWS's ElastiCache user rotation function, applied to the
+real redis-server with ``ACL SETUSER``; after each step every connection of the user is killed
+(``CLIENT KILL USER``), so the worker's and the producer's next connections need a password the
+server accepts. Each task adds its number to a Redis set through the result backend's client.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import redis
+
+from tests.support.canary import assert_no_secrets
+from tests.support.databases import unique_name
+from tests.support.redis_rotation import password, secret_value
+
+celery = pytest.importorskip("celery")
+import awsrefs_redis.celery  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[3]
+HANG_GUARD = 300.0  # seconds: only against a hang, never a measure
+BATCH = 40
+
+APP = textwrap.dedent(
+    """
+    import os
+
+    from celery import Celery
+
+    import awsrefs
+    import awsrefs_redis.celery
+
+    app = Celery("celery_app")
+    app.conf.update(
+        broker_connection_retry_on_startup=True,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        # A message taken by a connection that was killed before its ack comes back.
+        broker_transport_options={"visibility_timeout": 10},
+    )
+    awsrefs_redis.celery.configure(
+        app,
+        os.environ["TEST_SECRET"],
+        broker_url=os.environ["TEST_BROKER_URL"],
+        result_backend_url=os.environ["TEST_BACKEND_URL"],
+    )
+
+
+    @app.task
+    def record(n):
+        app.backend.client.sadd(os.environ["TEST_DONE_KEY"], n)
+        return n
+
+
+    @app.task
+    def secrets_manager_calls():
+        return awsrefs.default_resolver().stats.total_calls
+    """
+)
+
+
+def wait_for(condition, what, proc, log):
+    deadline = time.monotonic() + HANG_GUARD
+    while not condition():
+        tail = log.read_text(errors="replace")[-3000:]
+        assert proc.poll() is None, f"the worker exited while waiting for {what}:\n{tail}"
+        assert time.monotonic() < deadline, f"hang guard: {what}:\n{tail}"
+        time.sleep(0.1)
+
+
+@pytest.mark.slow
+def test_celery_worker_consumes_across_rotations(aws, redis_server, tmp_path):
+    user = unique_name("celery")
+    first, second, third = password("first"), password("second"), password("third")
+    redis_server.set_user(user, first)
+    name = f"redis/{user}"
+    aws.put_secret(name, secret_value(user, first))
+    broker_url = redis_server.url.rsplit("/", 1)[0] + "/2"
+    backend_url = redis_server.url.rsplit("/", 1)[0] + "/3"
+    done_key = f"done-{user}"
+    (tmp_path / "celery_app.py").write_text(APP)
+    env = {
+        **os.environ,
+        "TEST_SECRET": f"secretsmanager:{name}",
+        "TEST_BROKER_URL": broker_url,
+        "TEST_BACKEND_URL": backend_url,
+        "TEST_DONE_KEY": done_key,
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), str(ROOT)]),
+    }
+    log = tmp_path / "worker.log"
+    import awsrefs
+
+    resolver = awsrefs.Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
+    producer = celery.Celery("producer")
+    awsrefs_redis.celery.configure(
+        producer,
+        f"secretsmanager:{name}",
+        broker_url=broker_url,
+        result_backend_url=backend_url,
+        resolver=resolver,
+    )
+    admin = redis_server.admin()
+    results = redis.Redis(  # the result backend's database, where the tasks record
+        host=redis_server.host, port=redis_server.port, db=3,
+        password=redis_server.admin_password, socket_timeout=10,
+    )  # fmt: skip
+    # Celery's result backend subscribes to channels (the fixture's users have keys and
+    # commands only); later ACL SETUSERs change passwords and keep this.
+    admin.execute_command("ACL", "SETUSER", user, "allchannels")
+    sent = []
+
+    def done() -> set[int]:
+        return {int(n) for n in results.smembers(done_key)}
+
+    def send(count: int) -> None:
+        for _ in range(count):
+            sent.append(len(sent))
+            producer.send_task("celery_app.record", args=[sent[-1]])
+
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "celery_app", "worker",
+             "--pool=solo", "--loglevel=INFO", "--without-heartbeat",
+             "--without-gossip", "--without-mingle"],
+            stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
+            env=env, cwd=tmp_path,
+        )  # fmt: skip
+    try:
+        with contextlib.closing(admin), contextlib.closing(results), contextlib.closing(resolver):
+            send(BATCH)
+            wait_for(lambda: len(done()) >= BATCH // 2, "the first tasks", proc, log)
+
+            # Rotation 1, on a server that keeps only the new password in the window:
+            # createSecret, setSecret, then every reconnect needs AWSPENDING.
+            v2 = aws.put_secret_value(name, secret_value(user, second), stages=["AWSPENDING"])
+            redis_server.set_user(user, second)
+            assert redis_server.kill_user(user) >= 1
+            send(BATCH)
+            wait_for(lambda: len(done()) >= 3 * BATCH // 2, "tasks in window 1", proc, log)
+            redis_server.kill_user(user)
+            send(BATCH)
+            aws.move_stage(name, "AWSCURRENT", to_version=v2)  # finishSecret
+            redis_server.kill_user(user)
+            send(BATCH)
+            wait_for(lambda: len(done()) >= 3 * BATCH, "tasks after rotation 1", proc, log)
+
+            # Rotation 2, as ElastiCache does it (Passwords=[AWSPENDING, AWSCURRENT]); then the
+            # next rotation's setSecret drops the older password.
+            v3 = aws.put_secret_value(name, secret_value(user, third), stages=["AWSPENDING"])
+            redis_server.set_user(user, third, second)
+            redis_server.kill_user(user)
+            send(BATCH)
+            aws.move_stage(name, "AWSCURRENT", to_version=v3)
+            redis_server.set_user(user, third)
+            assert redis_server.kill_user(user) >= 1
+            send(BATCH)
+
+            wait_for(lambda: done() >= set(sent), "every task", proc, log)
+            assert done() == set(sent)  # none lost (at least once; the set holds each once)
+            assert len(sent) == 6 * BATCH
+            # The worker is alive and answers through the rotated broker and result backend.
+            calls = producer.send_task("celery_app.secrets_manager_calls").get(timeout=HANG_GUARD)
+            assert proc.poll() is None
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+    output = log.read_text(errors="replace")
+    print(f"worker Secrets Manager calls={calls} producer calls={resolver.stats.total_calls}")
+    assert_no_secrets(output, "worker log")
+    # The kills reached the worker: it reconnected, logging in again each time.
+    assert output.count("Connection to broker lost") >= 3, output[-3000:]
+    for pw in (first, second, third):
+        assert pw not in output
+    # The start-up read, then at most three calls per rotation (the first rotation needs
+    # AWSCURRENT refreshed and AWSPENDING; the second costs nothing until its drop).
+    assert calls <= 1 + 3 * 2, output[-3000:]
+    assert resolver.stats.total_calls <= 1 + 3 * 2
+
+
+def test_credentials_come_from_the_secret_only(canary):
+    import kombu
+
+    app = celery.Celery("refused")
+    url = f"redis://app:{canary}@127.0.0.1:6379/0"
+    awsrefs_redis.celery.configure(app, "secretsmanager:x", broker_url=url, result_backend_url=url)
+    with pytest.raises(ValueError, match="come from the secret") as info:
+        app.backend  # noqa: B018
+    assert canary not in str(info.value)
+    conn = kombu.Connection(
+        url,
+        transport=awsrefs_redis.celery.Transport,
+        transport_options=app.conf.broker_transport_options,
+    )
+    with contextlib.closing(conn), pytest.raises(ValueError, match="come from the secret") as info:
+        conn.default_channel  # noqa: B018
+    assert canary not in str(info.value)
+
+
+def test_missing_secret_option_is_named():
+    app = celery.Celery("unconfigured")
+    app.conf.result_backend = "awsrefs_redis.celery:RedisBackend+redis://127.0.0.1:6379/0"
+    with pytest.raises(
+        ValueError, match="result_backend_transport_options has no 'awsrefs_secret'"
+    ):
+        app.backend  # noqa: B018
+
+
+def test_one_credentials_object_per_process_and_secret():
+    first = awsrefs_redis.celery.credentials("secretsmanager:shared")
+    assert awsrefs_redis.celery.credentials("secretsmanager:shared") is first
+    assert awsrefs_redis.celery.credentials(first) is first
+    app = celery.Celery("shared")
+    awsrefs_redis.celery.configure(
+        app, "secretsmanager:shared", broker_url="redis://h/0", result_backend_url="redis://h/1"
+    )
+    assert app.conf.broker_transport_options["awsrefs_secret"] is first
+    assert app.conf.result_backend_transport_options["awsrefs_secret"] is first
