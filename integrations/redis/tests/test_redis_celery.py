@@ -11,10 +11,13 @@ server accepts. Each task adds its number to a Redis set through the result back
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -35,7 +38,11 @@ BATCH = 40
 APP = textwrap.dedent(
     """
     import os
+    import signal
+    import sys
+    import traceback
 
+    import celery.signals
     from celery import Celery
 
     import awsrefs
@@ -57,6 +64,39 @@ APP = textwrap.dedent(
     )
 
 
+    # Diagnostics: each message the worker takes from the broker, before kombu records it as
+    # unacked and before Celery logs it as received.
+    _deliver = awsrefs_redis.celery.Transport._deliver
+
+
+    def deliver(self, message, queue):
+        print(f"took {message['headers'].get('id')} from the broker", flush=True)
+        return _deliver(self, message, queue)
+
+
+    awsrefs_redis.celery.Transport._deliver = deliver
+
+
+    @celery.signals.worker_ready.connect
+    def keep(sender, **kwargs):
+        # On SIGUSR1 (sent by the test before it fails) the worker logs its consumer's state.
+        def dump(signum, frame):
+            conn = sender.connection
+            cycle = getattr(conn.transport, "cycle", None) if conn else None
+            print("STATE connection", conn, "hub readers", sorted(sender.hub.readers), flush=True)
+            if cycle is not None:
+                print("STATE fd_to_chan", cycle._fd_to_chan, cycle._paused_brpop, flush=True)
+                print("STATE chan_to_sock", cycle._chan_to_sock, flush=True)
+                for ch in cycle._channels:
+                    print("STATE channel", ch, "in_poll", ch._in_poll, "active", ch.active_queues,
+                          "delivered", dict(ch.qos._delivered), "can_consume", ch.qos.can_consume(),
+                          "prefetch", ch.qos.prefetch_count, flush=True)
+            traceback.print_stack(frame)
+            sys.stdout.flush()
+
+        signal.signal(signal.SIGUSR1, dump)
+
+
     @app.task
     def record(n):
         app.backend.client.sadd(os.environ["TEST_DONE_KEY"], n)
@@ -70,13 +110,49 @@ APP = textwrap.dedent(
 )
 
 
-def wait_for(condition, what, proc, log):
+def wait_for(condition, what, proc, log, where=lambda: ""):
     deadline = time.monotonic() + HANG_GUARD
     while not condition():
-        tail = log.read_text(errors="replace")[-3000:]
-        assert proc.poll() is None, f"the worker exited while waiting for {what}:\n{tail}"
-        assert time.monotonic() < deadline, f"hang guard: {what}:\n{tail}"
+        if proc.poll() is not None or time.monotonic() >= deadline:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGUSR1)  # the worker logs its consumer's state
+                time.sleep(2)
+            tail = log.read_text(errors="replace")[-4000:]
+            state = "exited" if proc.poll() is not None else "hang guard"
+            pytest.fail(f"{state} while waiting for {what}:\n{where()}\nworker log:\n{tail}")
         time.sleep(0.1)
+
+
+def whereabouts(broker, sent_ids, done, log):
+    """Where the tasks not yet recorded are: the queue, kombu's unacked hash, or nowhere."""
+    missing = {n: sent_ids[n] for n in range(len(sent_ids)) if n not in done}
+    queued = {json.loads(m)["headers"]["id"] for m in broker.lrange("celery", 0, -1)}
+    unacked = {
+        json.loads(v)[0]["headers"]["id"]: tag.decode()
+        for tag, v in broker.hgetall("unacked").items()
+    }
+    index = {
+        tag.decode(): score for tag, score in broker.zrange("unacked_index", 0, -1, withscores=True)
+    }
+    lines = [
+        f"sent={len(sent_ids)} done={len(done)} missing={sorted(missing)}",
+        f"LLEN celery={broker.llen('celery')} HLEN unacked={broker.hlen('unacked')} "
+        f"ZCARD unacked_index={broker.zcard('unacked_index')} now={time.time():.1f}",
+    ]
+    for n, task_id in sorted(missing.items()):
+        if task_id in queued:
+            place = "in the queue"
+        elif task_id in unacked:
+            place = f"in unacked (index score {index.get(unacked[task_id])})"
+        else:
+            place = "NOWHERE (neither queued nor unacked)"
+        lines.append(f"  task {n} ({task_id}): {place}")
+        # What the worker said about it (taken, received, raised...).
+        said = [line[:300] for line in log.splitlines() if task_id in line]
+        lines += [f"    worker: {line}" for line in said[:6]]
+    clients = broker.execute_command("CLIENT", "LIST")
+    lines.append(clients.decode() if isinstance(clients, bytes) else str(clients))
+    return "\n".join(lines)
 
 
 @pytest.mark.slow
@@ -111,6 +187,10 @@ def test_celery_worker_consumes_across_rotations(aws, redis_server, tmp_path):
         resolver=resolver,
     )
     admin = redis_server.admin()
+    broker = redis.Redis(  # the broker's database, for the diagnostics of a failure
+        host=redis_server.host, port=redis_server.port, db=2,
+        password=redis_server.admin_password, socket_timeout=10,
+    )  # fmt: skip
     results = redis.Redis(  # the result backend's database, where the tasks record
         host=redis_server.host, port=redis_server.port, db=3,
         password=redis_server.admin_password, socket_timeout=10,
@@ -123,10 +203,22 @@ def test_celery_worker_consumes_across_rotations(aws, redis_server, tmp_path):
     def done() -> set[int]:
         return {int(n) for n in results.smembers(done_key)}
 
+    def wait(condition, what):
+        wait_for(
+            condition,
+            what,
+            proc,
+            log,
+            lambda: whereabouts(broker, sent, done(), log.read_text(errors="replace")),
+        )
+
+    def kill() -> int:
+        print(f"KILL at {time.time():.3f} after task {len(sent) - 1}, done={len(done())}")
+        return redis_server.kill_user(user)
+
     def send(count: int) -> None:
         for _ in range(count):
-            sent.append(len(sent))
-            producer.send_task("celery_app.record", args=[sent[-1]])
+            sent.append(producer.send_task("celery_app.record", args=[len(sent)]).id)
 
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -137,37 +229,43 @@ def test_celery_worker_consumes_across_rotations(aws, redis_server, tmp_path):
             env=env, cwd=tmp_path,
         )  # fmt: skip
     try:
-        with contextlib.closing(admin), contextlib.closing(results), contextlib.closing(resolver):
+        with (
+            contextlib.closing(admin),
+            contextlib.closing(results),
+            contextlib.closing(broker),
+            contextlib.closing(resolver),
+        ):
             send(BATCH)
-            wait_for(lambda: len(done()) >= BATCH // 2, "the first tasks", proc, log)
+            wait(lambda: len(done()) >= BATCH // 2, "the first tasks")
 
             # Rotation 1, on a server that keeps only the new password in the window:
             # createSecret, setSecret, then every reconnect needs AWSPENDING.
             v2 = aws.put_secret_value(name, secret_value(user, second), stages=["AWSPENDING"])
             redis_server.set_user(user, second)
-            assert redis_server.kill_user(user) >= 1
+            assert kill() >= 1
             send(BATCH)
-            wait_for(lambda: len(done()) >= 3 * BATCH // 2, "tasks in window 1", proc, log)
-            redis_server.kill_user(user)
+            wait(lambda: len(done()) >= 3 * BATCH // 2, "tasks in window 1")
+            kill()
             send(BATCH)
             aws.move_stage(name, "AWSCURRENT", to_version=v2)  # finishSecret
-            redis_server.kill_user(user)
+            kill()
             send(BATCH)
-            wait_for(lambda: len(done()) >= 3 * BATCH, "tasks after rotation 1", proc, log)
+            wait(lambda: len(done()) >= 3 * BATCH, "tasks after rotation 1")
 
             # Rotation 2, as ElastiCache does it (Passwords=[AWSPENDING, AWSCURRENT]); then the
             # next rotation's setSecret drops the older password.
             v3 = aws.put_secret_value(name, secret_value(user, third), stages=["AWSPENDING"])
             redis_server.set_user(user, third, second)
-            redis_server.kill_user(user)
+            kill()
             send(BATCH)
             aws.move_stage(name, "AWSCURRENT", to_version=v3)
             redis_server.set_user(user, third)
-            assert redis_server.kill_user(user) >= 1
+            assert kill() >= 1
             send(BATCH)
 
-            wait_for(lambda: done() >= set(sent), "every task", proc, log)
-            assert done() == set(sent)  # none lost (at least once; the set holds each once)
+            wait(lambda: done() >= set(range(len(sent))), "every task")
+            # None lost (at least once; the set holds each once).
+            assert done() == set(range(len(sent)))
             assert len(sent) == 6 * BATCH
             # The worker is alive and answers through the rotated broker and result backend.
             calls = producer.send_task("celery_app.secrets_manager_calls").get(timeout=HANG_GUARD)
@@ -182,6 +280,8 @@ def test_celery_worker_consumes_across_rotations(aws, redis_server, tmp_path):
     output = log.read_text(errors="replace")
     print(f"worker Secrets Manager calls={calls} producer calls={resolver.stats.total_calls}")
     assert_no_secrets(output, "worker log")
+    # No task failed: a command on a connection the kill dropped was sent again.
+    assert "raised unexpected" not in output, output[-3000:]
     # The kills reached the worker: it reconnected, logging in again each time.
     assert output.count("Connection to broker lost") >= 3, output[-3000:]
     for pw in (first, second, third):
@@ -230,3 +330,62 @@ def test_one_credentials_object_per_process_and_secret():
     )
     assert app.conf.broker_transport_options["awsrefs_secret"] is first
     assert app.conf.result_backend_transport_options["awsrefs_secret"] is first
+
+
+@pytest.mark.parametrize("side", ["broker", "result backend"])
+def test_a_command_whose_connection_was_dropped_is_sent_again(aws, redis_server, side):
+    # kombu's and Celery's own pools leave redis-py's connections without retry: the worker's
+    # unacked bookkeeping, its acks and a task's result failed when the server dropped
+    # the connection under them, losing the message taken just before.
+    import awsrefs
+
+    user = unique_name("dropped")
+    pw = password("only")
+    redis_server.set_user(user, pw)
+    name = f"redis/{user}"
+    aws.put_secret(name, secret_value(user, pw))
+    url = redis_server.url.rsplit("/", 1)[0] + "/4"
+    key = f"list-{user}"
+    resolver = awsrefs.Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
+    app = celery.Celery("dropped")
+    awsrefs_redis.celery.configure(
+        app, f"secretsmanager:{name}", broker_url=url, result_backend_url=url, resolver=resolver
+    )
+    admin = redis.Redis(
+        host=redis_server.host, port=redis_server.port, db=4,
+        password=redis_server.admin_password, socket_timeout=10,
+    )  # fmt: skip
+    got: dict = {}
+
+    def blocked() -> bool:
+        return any(c["user"] == user and c["cmd"] == "blpop" for c in admin.client_list())
+
+    def wait(condition) -> None:
+        deadline = time.monotonic() + HANG_GUARD
+        while not condition():
+            assert time.monotonic() < deadline, "hang guard"
+            time.sleep(0.05)
+
+    with contextlib.ExitStack() as stack:
+        stack.callback(resolver.close)
+        stack.callback(admin.close)
+        if side == "broker":
+            conn = stack.enter_context(app.connection_for_write())
+            client = stack.enter_context(conn.default_channel.conn_or_acquire())
+        else:
+            client = app.backend.client
+
+        def pop() -> None:
+            try:
+                got["value"] = client.blpop(key, 60)
+            except redis.RedisError as error:
+                got["error"] = type(error).__name__
+
+        popper = threading.Thread(target=pop)
+        popper.start()
+        wait(blocked)
+        assert redis_server.kill_user(user) >= 1
+        wait(lambda: blocked() or not popper.is_alive())
+        admin.lpush(key, "x")
+        popper.join(HANG_GUARD)
+    assert got == {"value": (key.encode(), b"x")}

@@ -34,17 +34,23 @@ import redis
 from celery import Celery
 from celery.backends.redis import RedisBackend as _CeleryRedisBackend
 from kombu.transport import redis as _kombu_redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 from awsrefs import Resolver, SecretRef
 from awsrefs.rotation import RotatingCredentials
 from awsrefs_redis import Connection, SSLConnection, _RotatingLogin
 from awsrefs_redis._login import CREDENTIALS_KWARG, rotating
 
-__all__ = ["OPTION", "Channel", "RedisBackend", "Transport", "configure", "credentials"]
+__all__ = ["OPTION", "RETRIES", "Channel", "RedisBackend", "Transport", "configure", "credentials"]
 
 #: The key of ``broker_transport_options`` and ``result_backend_transport_options`` that names
 #: the secret (a string, a :class:`~awsrefs.SecretRef` or ``RotatingCredentials``).
 OPTION = "awsrefs_secret"
+
+#: How often a command whose connection the server dropped is sent again, on a new connection
+#: (which logs in with the secret's current credentials).
+RETRIES = 3
 
 _shared: dict[str, RotatingCredentials] = {}
 _shared_lock = threading.Lock()
@@ -111,6 +117,21 @@ def _check(params: dict[str, Any], where: str) -> None:
     params["connection_class"] = cls
 
 
+def _retry_dropped(params: dict[str, Any]) -> None:
+    """Send a command again when the server dropped its pooled connection.
+
+    kombu and Celery build their own ``ConnectionPool``, whose connections get redis-py's
+    default of no retry, where ``redis.Redis()`` retries: a command sent on a pooled
+    connection the server has just dropped fails at once. On the worker that is the
+    ``QoS.append`` pipeline that records a message it has just taken with BRPOP as unacked
+    (the message is then in neither the queue nor ``unacked``: lost), an ack, or a task's
+    own command through ``app.backend.client``. The retry sends it on a new connection,
+    which logs in with the current credentials; every command involved is idempotent except
+    a publish (LPUSH), which may then be delivered twice: at least once, as Celery promises.
+    """
+    params.setdefault("retry", Retry(ExponentialBackoff(cap=0.5, base=0.05), RETRIES))
+
+
 class Channel(_kombu_redis.Channel):
     """kombu's redis ``Channel`` whose connections log in with the secret's credentials."""
 
@@ -120,6 +141,10 @@ class Channel(_kombu_redis.Channel):
     def _connparams(self, asynchronous: bool = False) -> dict[str, Any]:
         params: dict[str, Any] = super()._connparams(asynchronous=asynchronous)  # type: ignore[no-untyped-call]
         _check(params, "the broker URL")
+        if not asynchronous:
+            # The event loop's BRPOP and LISTEN connections stay kombu's: a dropped one
+            # restarts the consumer, which is how Celery recovers from a lost broker.
+            _retry_dropped(params)
         params[CREDENTIALS_KWARG] = _from_options(
             self.connection.client.transport_options, "broker_transport_options"
         )
@@ -138,6 +163,7 @@ class RedisBackend(_CeleryRedisBackend):  # type: ignore[misc]
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         _check(self.connparams, "the result backend URL")
+        _retry_dropped(self.connparams)
         self.connparams[CREDENTIALS_KWARG] = _from_options(
             self.app.conf.get("result_backend_transport_options"),
             "result_backend_transport_options",
