@@ -44,13 +44,13 @@ from awsrefs_redis._login import CREDENTIALS_KWARG, rotating
 
 __all__ = ["OPTION", "RETRIES", "Channel", "RedisBackend", "Transport", "configure", "credentials"]
 
-#: The key of ``broker_transport_options`` and ``result_backend_transport_options`` that names
-#: the secret (a string, a :class:`~awsrefs.SecretRef` or ``RotatingCredentials``).
 OPTION = "awsrefs_secret"
+"""The key of ``broker_transport_options`` and ``result_backend_transport_options`` that names
+the secret (a string, a :class:`~awsrefs.SecretRef` or ``RotatingCredentials``)."""
 
-#: How often a command whose connection the server dropped is sent again, on a new connection
-#: (which logs in with the secret's current credentials).
 RETRIES = 3
+"""How often a command whose pooled connection the server dropped is sent again, on a new
+connection (which logs in with the secret's current credentials)."""
 
 _shared: dict[str, RotatingCredentials] = {}
 _shared_lock = threading.Lock()
