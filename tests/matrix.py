@@ -60,6 +60,7 @@ DISTRIBUTIONS = [
 INSTALL = {
     "awsrefs": "all",
     "awsrefs_django": "postgresql,mysql",
+    "awsrefs_redis": "celery",
     "awsrefs_sqlalchemy": "postgresql,mysql,asyncpg",
 }
 # Pinned to their declared lower bound in the ``lowest`` cell.
@@ -71,6 +72,8 @@ PINNED = [
     "pydantic-settings",
     "sqlalchemy",
     "redis",
+    "celery",
+    "kombu",
     "psycopg",
     "pymysql",
     "asyncpg",

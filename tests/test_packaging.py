@@ -44,7 +44,7 @@ EXTRAS = {
     "awsrefs_django": {"postgresql", "mysql"},
     "awsrefs_flask": set(),
     "awsrefs_pydantic": set(),
-    "awsrefs_redis": set(),
+    "awsrefs_redis": {"celery"},
     "awsrefs_sqlalchemy": {"postgresql", "mysql", "asyncpg"},
 }
 # What belongs to the contributors' README, not to a PyPI page.
