@@ -2,7 +2,10 @@
 
 ``redis_server`` (session) starts ``redis-server`` (Debian package ``redis-server``) on first
 use, on 127.0.0.1 and a free port, without persistence (``--save ''``), in a temporary
-directory; the ``default`` user gets a random password, so every login is checked. At the end
+directory; the ``default`` user gets a random password, so every login is checked.
+``redis_tls_server`` (session) is the same over TLS only (``rediss://``, as ElastiCache RBAC
+requires): a throwaway CA and a certificate for 127.0.0.1 made at start-up, no plain port,
+client certificates not asked for; its ``ca_file`` is the CA clients must trust. At the end
 of the session the server is stopped and its directory removed. A missing binary skips the
 test, or fails it when ``CI=true``. Tests that use it are marked ``redis``::
 
@@ -32,8 +35,10 @@ from tests.support.databases import HOST, PORT_ATTEMPTS, START_TIMEOUT, _free_po
 __all__ = [
     "RedisCluster",
     "RedisServer",
+    "make_tls_files",
     "redis_cluster",
     "redis_server",
+    "redis_tls_server",
     "run_redis",
     "run_redis_cluster",
 ]
@@ -47,24 +52,29 @@ class RedisServer:
         host: Always ``127.0.0.1``.
         port: The TCP port it listens on.
         admin_password: The ``default`` user's password (kept out of the repr).
+        ca_file: Over TLS, the CA certificate that signed the server's; else None.
     """
 
     host: str
     port: int
     admin_password: str = dataclasses.field(repr=False)
+    ca_file: str | None = None
 
     @property
     def url(self) -> str:
-        """``redis://127.0.0.1:PORT/0``, without credentials."""
-        return f"redis://{self.host}:{self.port}/0"
+        """``redis://127.0.0.1:PORT/0`` (``rediss://`` over TLS), without credentials."""
+        scheme = "redis" if self.ca_file is None else "rediss"
+        return f"{scheme}://{self.host}:{self.port}/0"
 
     def admin(self) -> Any:
         """A ``redis.Redis`` logged in as ``default`` (closed by the caller)."""
         import redis
 
+        tls = {} if self.ca_file is None else {"ssl": True, "ssl_ca_certs": self.ca_file}
         return redis.Redis(
-            host=self.host, port=self.port, password=self.admin_password, socket_timeout=10
-        )
+            host=self.host, port=self.port, password=self.admin_password, socket_timeout=10,
+            **tls,
+        )  # fmt: skip
 
     def set_user(self, name: str, *passwords: str) -> None:
         """Create or change a user: on, exactly these passwords, every key and command.
@@ -84,9 +94,70 @@ class RedisServer:
             return int(admin.execute_command("CLIENT", "KILL", "USER", name))
 
 
+def make_tls_files(directory: Path, host: str = HOST) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for ``host``: (CA cert, cert, key) PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("awsrefs test CA"))
+        .issuer_name(name("awsrefs test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name(host))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths[2].chmod(0o600)
+    return paths
+
+
 @contextlib.contextmanager
-def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
-    """Start a throwaway redis-server; stop it and remove its directory on exit."""
+def run_redis(extra_conf: str = "", *, tls: bool = False) -> Iterator[RedisServer]:
+    """Start a throwaway redis-server; stop it and remove its directory on exit.
+
+    With ``tls``, it listens over TLS only, with a certificate for 127.0.0.1 signed by a
+    throwaway CA (``RedisServer.ca_file``).
+    """
     binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
     if binary is None:
         _unavailable("redis-server not found: install the 'redis-server' package")
@@ -98,14 +169,24 @@ def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(_tmpdir()))
         log = tmp / "redis.log"
+        ca_file: str | None = None
+        tls_conf = ""
+        if tls:
+            ca, cert, key = make_tls_files(tmp)
+            ca_file = str(ca)
+            tls_conf = (
+                f"tls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {ca}\n"
+                "tls-auth-clients no\n"
+            )
         for attempt in range(PORT_ATTEMPTS):
             port = _free_port()
+            listen = f"port 0\ntls-port {port}" if tls else f"port {port}"
             # The password goes through a config file, not argv (visible in ps).
             conf = tmp / "redis.conf"
             conf.write_text(
-                f"bind {HOST}\nport {port}\nsave ''\nappendonly no\ndir {tmp}\n"
+                f"bind {HOST}\n{listen}\nsave ''\nappendonly no\ndir {tmp}\n"
                 f"logfile {log}\ndaemonize no\nuser default on >{password} ~* &* +@all\n"
-                f"{extra_conf}"
+                f"{tls_conf}{extra_conf}"
             )
             conf.chmod(0o600)
             proc = subprocess.Popen(
@@ -116,7 +197,7 @@ def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
                 cwd=tmp,
             )
             stack.callback(_stop, proc)
-            server = RedisServer(HOST, port, password)
+            server = RedisServer(HOST, port, password, ca_file)
             if _wait(server, proc, redis):
                 break
             _stop(proc)
@@ -124,7 +205,10 @@ def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 pytest.fail(f"redis-server did not start:\n{tail}", pytrace=False)
         # Authentication must really be enforced, or rotation tests prove nothing.
-        probe = redis.Redis(host=HOST, port=port, password=password + "x", socket_timeout=5)
+        tls_options = {} if ca_file is None else {"ssl": True, "ssl_ca_certs": ca_file}
+        probe = redis.Redis(
+            host=HOST, port=port, password=password + "x", socket_timeout=5, **tls_options
+        )
         with contextlib.closing(probe), pytest.raises(redis.AuthenticationError):
             probe.ping()
         yield server
@@ -169,7 +253,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the redis-server (``-m "not redis"`` skips them)."""
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if "redis_server" in names or "redis_cluster" in names:
+        if {"redis_server", "redis_tls_server", "redis_cluster"} & set(names):
             item.add_marker(pytest.mark.redis)
 
 
@@ -245,4 +329,11 @@ def redis_cluster() -> Iterator[RedisCluster]:
 def redis_server() -> Iterator[RedisServer]:
     """A throwaway redis-server on 127.0.0.1 whose ``default`` user has a random password."""
     with run_redis() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_tls_server() -> Iterator[RedisServer]:
+    """A throwaway redis-server on 127.0.0.1 over TLS only (``rediss://``, ``ca_file``)."""
+    with run_redis(tls=True) as server:
         yield server
