@@ -148,5 +148,17 @@ def from_url(
     """
     scheme = check_options(url, redis_kwargs)
     creds = rotating(secret, resolver)
-    options: dict[str, Any] = {CREDENTIALS_KWARG: creds, **redis_kwargs}
-    return redis.asyncio.Redis.from_url(url, connection_class=_CLASSES[scheme], **options)
+    single = bool(redis_kwargs.pop("single_connection_client", False))
+    # The pool is built here as redis-py's ConnectionPool.from_url builds it (the URL's options
+    # win over the keywords) but always with our class: redis-py 5.0's asyncio from_url let
+    # the URL's scheme replace it (its own SSLConnection for rediss://, which cannot log in).
+    options: dict[str, Any] = {
+        **redis_kwargs,
+        **redis.asyncio.connection.parse_url(url),
+        "connection_class": _CLASSES[scheme],
+        CREDENTIALS_KWARG: creds,
+    }
+    pool = redis.asyncio.ConnectionPool(**options)
+    client = redis.asyncio.Redis(connection_pool=pool, single_connection_client=single)
+    client.auto_close_connection_pool = True  # the client owns its pool, as from_url's does
+    return client
