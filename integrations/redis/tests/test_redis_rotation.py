@@ -207,6 +207,8 @@ def test_credentials_come_from_the_secret_only(resolver, canary):
         assert canary not in str(info.value)
         with pytest.raises(ValueError, match="come from the secret"):
             awsrefs_redis.asyncio.from_url(url, secret="x", resolver=resolver, **options)
+        with pytest.raises(ValueError, match="come from the secret"):
+            awsrefs_redis.asyncio.cluster_from_url(url, secret="x", resolver=resolver, **options)
 
 
 def test_login_follows_the_secret_user_and_keeps_no_password(aws, resolver, redis_server):
@@ -272,6 +274,49 @@ def test_cluster_client_follows_a_rotation(aws, resolver, redis_cluster):
         assert resolver.stats.total_calls - before == 2  # AWSCURRENT refreshed, AWSPENDING
         aws.move_stage(name, "AWSCURRENT", to_version=version)  # finishSecret
         assert client.get(keys[0]) == b"0"
+
+
+def test_asyncio_cluster_client_follows_a_rotation(aws, resolver, redis_cluster):
+    user = unique_name("app")
+    old, new = password("old"), password("new")
+    redis_cluster.set_user(user, old)
+    name = f"redis/{user}"
+    aws.put_secret(name, secret_value(user, old))
+    keys = [f"k{i}" for i in range(30)]  # spread over the three nodes' slots
+    seen = {}
+
+    async def go() -> None:
+        client = awsrefs_redis.asyncio.cluster_from_url(
+            redis_cluster.url, secret=name, resolver=resolver
+        )
+        try:
+            for i, key in enumerate(keys):
+                await client.set(key, i)
+            assert len({client.keyslot(k) * 3 // 16384 for k in keys}) == 3
+            nodes = client.get_nodes()
+            assert len(nodes) == 3
+            assert all(
+                issubclass(n.connection_class, awsrefs_redis.asyncio.Connection) for n in nodes
+            )
+            assert await client.execute_command("ACL WHOAMI") in (user, user.encode())
+            before = resolver.stats.total_calls
+            version = await asyncio.to_thread(
+                aws.put_secret_value, name, secret_value(user, new), stages=["AWSPENDING"]
+            )
+            await asyncio.to_thread(redis_cluster.set_user, user, new)  # only the new one
+            seen["killed"] = await asyncio.to_thread(redis_cluster.kill_user, user)
+            seen["values"] = [int(await client.get(key)) for key in keys]
+            seen["calls"] = resolver.stats.total_calls - before
+            await asyncio.to_thread(aws.move_stage, name, "AWSCURRENT", to_version=version)
+            seen["after"] = await client.get(keys[0])
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+    assert seen["killed"] >= 3  # every node's connections log in again
+    assert seen["values"] == list(range(len(keys)))
+    assert seen["calls"] == 2  # AWSCURRENT refreshed, AWSPENDING
+    assert seen["after"] == b"0"
 
 
 def test_redis_retry_options_still_apply_around_the_wrapper(resolver):
