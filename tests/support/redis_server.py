@@ -5,7 +5,9 @@ use, on 127.0.0.1 and a free port, without persistence (``--save ''``), in a tem
 directory; the ``default`` user gets a random password, so every login is checked.
 ``redis_tls_server`` (session) is the same over TLS only (``rediss://``, as ElastiCache RBAC
 requires): a throwaway CA and a certificate for 127.0.0.1 made at start-up, no plain port,
-client certificates not asked for; its ``ca_file`` is the CA clients must trust. At the end
+client certificates not asked for; its ``ca_file`` is the CA clients must trust.
+``redis_cluster`` joins three servers in a Redis Cluster, ``redis_tls_cluster`` over TLS
+only (the cluster bus too). At the end
 of the session the server is stopped and its directory removed. A missing binary skips the
 test, or fails it when ``CI=true``. Tests that use it are marked ``redis``::
 
@@ -38,6 +40,7 @@ __all__ = [
     "make_tls_files",
     "redis_cluster",
     "redis_server",
+    "redis_tls_cluster",
     "redis_tls_server",
     "run_redis",
     "run_redis_cluster",
@@ -152,11 +155,14 @@ def make_tls_files(directory: Path, host: str = HOST) -> tuple[Path, Path, Path]
 
 
 @contextlib.contextmanager
-def run_redis(extra_conf: str = "", *, tls: bool = False) -> Iterator[RedisServer]:
+def run_redis(
+    extra_conf: str = "", *, tls: bool = False, tls_files: tuple[Path, Path, Path] | None = None
+) -> Iterator[RedisServer]:
     """Start a throwaway redis-server; stop it and remove its directory on exit.
 
     With ``tls``, it listens over TLS only, with a certificate for 127.0.0.1 signed by a
-    throwaway CA (``RedisServer.ca_file``).
+    throwaway CA (``RedisServer.ca_file``): ``tls_files`` from :func:`make_tls_files`, or
+    new ones.
     """
     binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
     if binary is None:
@@ -172,7 +178,7 @@ def run_redis(extra_conf: str = "", *, tls: bool = False) -> Iterator[RedisServe
         ca_file: str | None = None
         tls_conf = ""
         if tls:
-            ca, cert, key = make_tls_files(tmp)
+            ca, cert, key = tls_files or make_tls_files(tmp)
             ca_file = str(ca)
             tls_conf = (
                 f"tls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {ca}\n"
@@ -253,7 +259,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the redis-server (``-m "not redis"`` skips them)."""
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if {"redis_server", "redis_tls_server", "redis_cluster"} & set(names):
+        if {"redis_server", "redis_tls_server", "redis_cluster", "redis_tls_cluster"} & set(names):
             item.add_marker(pytest.mark.redis)
 
 
@@ -269,6 +275,11 @@ class RedisCluster:
         """The first node's URL, without credentials."""
         return self.nodes[0].url
 
+    @property
+    def ca_file(self) -> str | None:
+        """Over TLS, the CA certificate that signed every node's; else None."""
+        return self.nodes[0].ca_file
+
     def set_user(self, name: str, *passwords: str) -> None:
         for node in self.nodes:
             node.set_user(name, *passwords)
@@ -278,14 +289,25 @@ class RedisCluster:
 
 
 @contextlib.contextmanager
-def run_redis_cluster(size: int = 3) -> Iterator[RedisCluster]:
-    """Start ``size`` redis-servers in cluster mode and join them (``redis-cli --cluster``)."""
+def run_redis_cluster(size: int = 3, *, tls: bool = False) -> Iterator[RedisCluster]:
+    """Start ``size`` redis-servers in cluster mode and join them (``redis-cli --cluster``).
+
+    With ``tls``, every node (and the cluster bus) is TLS only, with certificates of one CA.
+    """
     cli = shutil.which("redis-cli") or shutil.which("redis-cli", path="/usr/bin")
     if cli is None:
         _unavailable("redis-cli not found: install the 'redis-server' package (redis-tools)")
     with contextlib.ExitStack() as stack:
         conf = "cluster-enabled yes\ncluster-config-file nodes.conf\n"
-        nodes = tuple(stack.enter_context(run_redis(conf)) for _ in range(size))
+        tls_files = None
+        tls_args: list[str] = []
+        if tls:
+            tls_files = make_tls_files(Path(stack.enter_context(_tmpdir())))
+            conf += "tls-cluster yes\n"
+            tls_args = ["--tls", "--cacert", str(tls_files[0])]
+        nodes = tuple(
+            stack.enter_context(run_redis(conf, tls=tls, tls_files=tls_files)) for _ in range(size)
+        )
         env = {**os.environ, "REDISCLI_AUTH": nodes[0].admin_password}
         # Every node gets the first one's admin password, for redis-cli.
         for node in nodes[1:]:
@@ -293,10 +315,11 @@ def run_redis_cluster(size: int = 3) -> Iterator[RedisCluster]:
                 admin.execute_command(
                     "ACL", "SETUSER", "default", "resetpass", f">{env['REDISCLI_AUTH']}"
                 )
-        nodes = tuple(RedisServer(n.host, n.port, env["REDISCLI_AUTH"]) for n in nodes)
+        nodes = tuple(RedisServer(n.host, n.port, env["REDISCLI_AUTH"], n.ca_file) for n in nodes)
         addresses = [f"{n.host}:{n.port}" for n in nodes]
         result = subprocess.run(
-            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            [cli, *tls_args, "--cluster", "create", *addresses,
+             "--cluster-replicas", "0", "--cluster-yes"],
             env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         if result.returncode != 0:
@@ -322,6 +345,13 @@ def run_redis_cluster(size: int = 3) -> Iterator[RedisCluster]:
 def redis_cluster() -> Iterator[RedisCluster]:
     """Three redis-servers on 127.0.0.1 joined in a Redis Cluster (primaries only)."""
     with run_redis_cluster() as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def redis_tls_cluster() -> Iterator[RedisCluster]:
+    """:func:`redis_cluster` over TLS only (``rediss://``, the nodes' ``ca_file``)."""
+    with run_redis_cluster(tls=True) as cluster:
         yield cluster
 
 
