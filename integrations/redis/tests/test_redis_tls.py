@@ -20,7 +20,7 @@ import redis
 import redis.asyncio
 
 import awsrefs
-from awsrefs.rotation import is_auth_failure
+from awsrefs.rotation import RotatingCredentials, is_auth_failure
 from tests.support.canary import assert_no_secrets, assert_no_secrets_in_frames
 from tests.support.databases import unique_name
 from tests.support.redis_rotation import password, retry_options, secret_value
@@ -49,7 +49,7 @@ def begin_rotation(aws, server, name: str, user: str) -> str:
     new = password("new")
     version = aws.put_secret_value(name, secret_value(user, new), stages=["AWSPENDING"])
     server.set_user(user, new)
-    assert server.kill_user(user) >= 1  # the client's connection must log in again
+    assert server.kill_user(user) >= 1  # the client's connections must log in again
     return version
 
 
@@ -108,6 +108,48 @@ def test_asyncio_tls_login_and_rotation(aws, resolver, redis_tls_server):
 
     asyncio.run(go())
     assert calls == {"window": 2, "after": 2}
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "asyncio"])
+def test_tls_cluster_follows_a_rotation(aws, resolver, redis_tls_cluster, is_async):
+    cluster = redis_tls_cluster
+    user, name, _ = seed_user(aws, cluster, "tlsc")
+    keys = [f"k{i}" for i in range(30)]  # spread over the three nodes' slots
+    creds = RotatingCredentials(f"secretsmanager:{name}", resolver=resolver)
+    options = {"secret": creds, "ssl_ca_certs": cluster.ca_file}
+    assert cluster.url.startswith("rediss://")
+    seen = {}
+
+    async def run_async() -> None:
+        client = awsrefs_redis.asyncio.cluster_from_url(cluster.url, **options)
+        try:
+            for i, key in enumerate(keys):
+                await client.set(key, i)
+            assert all(
+                issubclass(n.connection_class, awsrefs_redis.asyncio.SSLConnection)
+                for n in client.get_nodes()
+            )
+            before = resolver.stats.total_calls
+            version = await asyncio.to_thread(begin_rotation, aws, cluster, name, user)
+            seen["values"] = [int(await client.get(key)) for key in keys]
+            seen["calls"] = resolver.stats.total_calls - before
+            await asyncio.to_thread(aws.move_stage, name, "AWSCURRENT", to_version=version)
+        finally:
+            await client.aclose()
+
+    if is_async:
+        asyncio.run(run_async())
+    else:
+        client = awsrefs_redis.cluster_from_url(cluster.url, **options)
+        with contextlib.closing(client):
+            for i, key in enumerate(keys):
+                client.set(key, i)
+            before = resolver.stats.total_calls
+            version = begin_rotation(aws, cluster, name, user)
+            seen["values"] = [int(client.get(key)) for key in keys]
+            seen["calls"] = resolver.stats.total_calls - before
+            aws.move_stage(name, "AWSCURRENT", to_version=version)
+    assert seen == {"values": list(range(len(keys))), "calls": 2}
 
 
 def error_of(call):
