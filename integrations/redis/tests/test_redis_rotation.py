@@ -24,6 +24,7 @@ import awsrefs_redis.asyncio
 import pytest
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.asyncio.retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -40,6 +41,7 @@ from tests.support.redis_rotation import (
     run_scenario,
     secret_value,
 )
+from tests.support.redis_server import run_redis
 
 REDIS_PY_MAJOR = int(redis.__version__.split(".")[0])
 
@@ -317,6 +319,48 @@ def test_asyncio_cluster_client_follows_a_rotation(aws, resolver, redis_cluster)
     assert seen["values"] == list(range(len(keys)))
     assert seen["calls"] == 2  # AWSCURRENT refreshed, AWSPENDING
     assert seen["after"] == b"0"
+
+
+def test_asyncio_cluster_refuses_a_client_it_cannot_rewire(resolver):
+    from awsrefs_redis._compat import set_cluster_connection_class
+
+    creds = RotatingCredentials("secretsmanager:x", resolver=resolver)
+    client = redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=closed_port())
+    # A class this redis-py picked that we have no twin for: never leave redis-py's in place.
+    with pytest.raises(RuntimeError, match="not supported"):
+        set_cluster_connection_class(client, {})
+    ours = awsrefs_redis.asyncio.bound_connection_class("redis://h:1", creds)
+    assert set_cluster_connection_class(client, {redis.asyncio.Connection: ours}) is ours
+    assert client.get_connection_kwargs()["connection_class"] is ours
+    assert all(n.connection_class is ours for n in client.nodes_manager.startup_nodes.values())
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "asyncio"])
+def test_unix_socket_login(aws, resolver, tmp_path, is_async):
+    sock = tmp_path / "redis.sock"
+    user = unique_name("unix")
+    pw = password("unix")
+    name = f"redis/{user}"
+    aws.put_secret(name, secret_value(user, pw))
+    url = f"unix://{sock}"
+    with run_redis(f"unixsocket {sock}\nunixsocketperm 700\n") as server:
+        server.set_user(user, pw)
+        if not is_async:
+            client = awsrefs_redis.from_url(url, secret=name, resolver=resolver)
+            with contextlib.closing(client):
+                assert client.acl_whoami() in (user, user.encode())
+            return
+
+        async def whoami():
+            client = awsrefs_redis.asyncio.from_url(url, secret=name, resolver=resolver)
+            try:
+                cls = client.connection_pool.connection_class
+                assert cls is awsrefs_redis.asyncio.UnixDomainSocketConnection
+                return await client.acl_whoami()
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(whoami()) in (user, user.encode())
 
 
 def test_redis_retry_options_still_apply_around_the_wrapper(resolver):
