@@ -351,16 +351,21 @@ def test_unix_socket_login(aws, resolver, tmp_path, is_async):
                 assert client.acl_whoami() in (user, user.encode())
             return
 
-        async def whoami():
-            client = awsrefs_redis.asyncio.from_url(url, secret=name, resolver=resolver)
+        async def whoami(**options):
+            client = awsrefs_redis.asyncio.from_url(url, secret=name, resolver=resolver, **options)
             try:
                 cls = client.connection_pool.connection_class
                 assert cls is awsrefs_redis.asyncio.UnixDomainSocketConnection
+                assert client.single_connection_client == options.get(
+                    "single_connection_client", False
+                )
                 return await client.acl_whoami()
             finally:
                 await client.aclose()
 
         assert asyncio.run(whoami()) in (user, user.encode())
+        # redis-py's from_url option for the client, not the pool, still reaches the client.
+        assert asyncio.run(whoami(single_connection_client=True)) in (user, user.encode())
 
 
 def test_redis_retry_options_still_apply_around_the_wrapper(resolver):
