@@ -2,7 +2,12 @@
 
 ``redis_server`` (session) starts ``redis-server`` (Debian package ``redis-server``) on first
 use, on 127.0.0.1 and a free port, without persistence (``--save ''``), in a temporary
-directory; the ``default`` user gets a random password, so every login is checked. At the end
+directory; the ``default`` user gets a random password, so every login is checked.
+``redis_tls_server`` (session) is the same over TLS only (``rediss://``, as ElastiCache RBAC
+requires): a throwaway CA and a certificate for 127.0.0.1 made at start-up, no plain port,
+client certificates not asked for; its ``ca_file`` is the CA clients must trust.
+``redis_cluster`` joins three servers in a Redis Cluster, ``redis_tls_cluster`` over TLS
+only (the cluster bus too). At the end
 of the session the server is stopped and its directory removed. A missing binary skips the
 test, or fails it when ``CI=true``. Tests that use it are marked ``redis``::
 
@@ -32,8 +37,11 @@ from tests.support.databases import HOST, PORT_ATTEMPTS, START_TIMEOUT, _free_po
 __all__ = [
     "RedisCluster",
     "RedisServer",
+    "make_tls_files",
     "redis_cluster",
     "redis_server",
+    "redis_tls_cluster",
+    "redis_tls_server",
     "run_redis",
     "run_redis_cluster",
 ]
@@ -47,24 +55,29 @@ class RedisServer:
         host: Always ``127.0.0.1``.
         port: The TCP port it listens on.
         admin_password: The ``default`` user's password (kept out of the repr).
+        ca_file: Over TLS, the CA certificate that signed the server's; else None.
     """
 
     host: str
     port: int
     admin_password: str = dataclasses.field(repr=False)
+    ca_file: str | None = None
 
     @property
     def url(self) -> str:
-        """``redis://127.0.0.1:PORT/0``, without credentials."""
-        return f"redis://{self.host}:{self.port}/0"
+        """``redis://127.0.0.1:PORT/0`` (``rediss://`` over TLS), without credentials."""
+        scheme = "redis" if self.ca_file is None else "rediss"
+        return f"{scheme}://{self.host}:{self.port}/0"
 
     def admin(self) -> Any:
         """A ``redis.Redis`` logged in as ``default`` (closed by the caller)."""
         import redis
 
+        tls = {} if self.ca_file is None else {"ssl": True, "ssl_ca_certs": self.ca_file}
         return redis.Redis(
-            host=self.host, port=self.port, password=self.admin_password, socket_timeout=10
-        )
+            host=self.host, port=self.port, password=self.admin_password, socket_timeout=10,
+            **tls,
+        )  # fmt: skip
 
     def set_user(self, name: str, *passwords: str) -> None:
         """Create or change a user: on, exactly these passwords, every key and command.
@@ -84,9 +97,73 @@ class RedisServer:
             return int(admin.execute_command("CLIENT", "KILL", "USER", name))
 
 
+def make_tls_files(directory: Path, host: str = HOST) -> tuple[Path, Path, Path]:
+    """A throwaway CA and a server certificate for ``host``: (CA cert, cert, key) PEM files."""
+    import datetime
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    now = datetime.datetime.now(datetime.timezone.utc)
+    start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1)
+
+    def name(common: str) -> x509.Name:
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(name("awsrefs test CA"))
+        .issuer_name(name("awsrefs test CA"))
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name(host))
+        .issuer_name(ca.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    paths = (directory / "ca.pem", directory / "server.pem", directory / "server.key")
+    paths[0].write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    paths[1].write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    paths[2].write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    paths[2].chmod(0o600)
+    return paths
+
+
 @contextlib.contextmanager
-def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
-    """Start a throwaway redis-server; stop it and remove its directory on exit."""
+def run_redis(
+    extra_conf: str = "", *, tls: bool = False, tls_files: tuple[Path, Path, Path] | None = None
+) -> Iterator[RedisServer]:
+    """Start a throwaway redis-server; stop it and remove its directory on exit.
+
+    With ``tls``, it listens over TLS only, with a certificate for 127.0.0.1 signed by a
+    throwaway CA (``RedisServer.ca_file``): ``tls_files`` from :func:`make_tls_files`, or
+    new ones.
+    """
     binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
     if binary is None:
         _unavailable("redis-server not found: install the 'redis-server' package")
@@ -98,14 +175,24 @@ def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
     with contextlib.ExitStack() as stack:
         tmp = Path(stack.enter_context(_tmpdir()))
         log = tmp / "redis.log"
+        ca_file: str | None = None
+        tls_conf = ""
+        if tls:
+            ca, cert, key = tls_files or make_tls_files(tmp)
+            ca_file = str(ca)
+            tls_conf = (
+                f"tls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {ca}\n"
+                "tls-auth-clients no\n"
+            )
         for attempt in range(PORT_ATTEMPTS):
             port = _free_port()
+            listen = f"port 0\ntls-port {port}" if tls else f"port {port}"
             # The password goes through a config file, not argv (visible in ps).
             conf = tmp / "redis.conf"
             conf.write_text(
-                f"bind {HOST}\nport {port}\nsave ''\nappendonly no\ndir {tmp}\n"
+                f"bind {HOST}\n{listen}\nsave ''\nappendonly no\ndir {tmp}\n"
                 f"logfile {log}\ndaemonize no\nuser default on >{password} ~* &* +@all\n"
-                f"{extra_conf}"
+                f"{tls_conf}{extra_conf}"
             )
             conf.chmod(0o600)
             proc = subprocess.Popen(
@@ -116,7 +203,7 @@ def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
                 cwd=tmp,
             )
             stack.callback(_stop, proc)
-            server = RedisServer(HOST, port, password)
+            server = RedisServer(HOST, port, password, ca_file)
             if _wait(server, proc, redis):
                 break
             _stop(proc)
@@ -124,7 +211,10 @@ def run_redis(extra_conf: str = "") -> Iterator[RedisServer]:
                 tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
                 pytest.fail(f"redis-server did not start:\n{tail}", pytrace=False)
         # Authentication must really be enforced, or rotation tests prove nothing.
-        probe = redis.Redis(host=HOST, port=port, password=password + "x", socket_timeout=5)
+        tls_options = {} if ca_file is None else {"ssl": True, "ssl_ca_certs": ca_file}
+        probe = redis.Redis(
+            host=HOST, port=port, password=password + "x", socket_timeout=5, **tls_options
+        )
         with contextlib.closing(probe), pytest.raises(redis.AuthenticationError):
             probe.ping()
         yield server
@@ -169,7 +259,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that needs the redis-server (``-m "not redis"`` skips them)."""
     for item in items:
         names = getattr(item, "fixturenames", ())
-        if "redis_server" in names or "redis_cluster" in names:
+        if {"redis_server", "redis_tls_server", "redis_cluster", "redis_tls_cluster"} & set(names):
             item.add_marker(pytest.mark.redis)
 
 
@@ -185,6 +275,11 @@ class RedisCluster:
         """The first node's URL, without credentials."""
         return self.nodes[0].url
 
+    @property
+    def ca_file(self) -> str | None:
+        """Over TLS, the CA certificate that signed every node's; else None."""
+        return self.nodes[0].ca_file
+
     def set_user(self, name: str, *passwords: str) -> None:
         for node in self.nodes:
             node.set_user(name, *passwords)
@@ -194,14 +289,25 @@ class RedisCluster:
 
 
 @contextlib.contextmanager
-def run_redis_cluster(size: int = 3) -> Iterator[RedisCluster]:
-    """Start ``size`` redis-servers in cluster mode and join them (``redis-cli --cluster``)."""
+def run_redis_cluster(size: int = 3, *, tls: bool = False) -> Iterator[RedisCluster]:
+    """Start ``size`` redis-servers in cluster mode and join them (``redis-cli --cluster``).
+
+    With ``tls``, every node (and the cluster bus) is TLS only, with certificates of one CA.
+    """
     cli = shutil.which("redis-cli") or shutil.which("redis-cli", path="/usr/bin")
     if cli is None:
         _unavailable("redis-cli not found: install the 'redis-server' package (redis-tools)")
     with contextlib.ExitStack() as stack:
         conf = "cluster-enabled yes\ncluster-config-file nodes.conf\n"
-        nodes = tuple(stack.enter_context(run_redis(conf)) for _ in range(size))
+        tls_files = None
+        tls_args: list[str] = []
+        if tls:
+            tls_files = make_tls_files(Path(stack.enter_context(_tmpdir())))
+            conf += "tls-cluster yes\n"
+            tls_args = ["--tls", "--cacert", str(tls_files[0])]
+        nodes = tuple(
+            stack.enter_context(run_redis(conf, tls=tls, tls_files=tls_files)) for _ in range(size)
+        )
         env = {**os.environ, "REDISCLI_AUTH": nodes[0].admin_password}
         # Every node gets the first one's admin password, for redis-cli.
         for node in nodes[1:]:
@@ -209,10 +315,11 @@ def run_redis_cluster(size: int = 3) -> Iterator[RedisCluster]:
                 admin.execute_command(
                     "ACL", "SETUSER", "default", "resetpass", f">{env['REDISCLI_AUTH']}"
                 )
-        nodes = tuple(RedisServer(n.host, n.port, env["REDISCLI_AUTH"]) for n in nodes)
+        nodes = tuple(RedisServer(n.host, n.port, env["REDISCLI_AUTH"], n.ca_file) for n in nodes)
         addresses = [f"{n.host}:{n.port}" for n in nodes]
         result = subprocess.run(
-            [cli, "--cluster", "create", *addresses, "--cluster-replicas", "0", "--cluster-yes"],
+            [cli, *tls_args, "--cluster", "create", *addresses,
+             "--cluster-replicas", "0", "--cluster-yes"],
             env=env, stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=60,
         )  # fmt: skip
         if result.returncode != 0:
@@ -242,7 +349,21 @@ def redis_cluster() -> Iterator[RedisCluster]:
 
 
 @pytest.fixture(scope="session")
+def redis_tls_cluster() -> Iterator[RedisCluster]:
+    """:func:`redis_cluster` over TLS only (``rediss://``, the nodes' ``ca_file``)."""
+    with run_redis_cluster(tls=True) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisServer]:
     """A throwaway redis-server on 127.0.0.1 whose ``default`` user has a random password."""
     with run_redis() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def redis_tls_server() -> Iterator[RedisServer]:
+    """A throwaway redis-server on 127.0.0.1 over TLS only (``rediss://``, ``ca_file``)."""
+    with run_redis(tls=True) as server:
         yield server

@@ -24,6 +24,7 @@ import awsrefs_redis.asyncio
 import pytest
 import redis
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.asyncio.retry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -40,6 +41,7 @@ from tests.support.redis_rotation import (
     run_scenario,
     secret_value,
 )
+from tests.support.redis_server import run_redis
 
 
 def closed_port() -> int:
@@ -199,6 +201,8 @@ def test_credentials_come_from_the_secret_only(resolver, canary):
         assert canary not in str(info.value)
         with pytest.raises(ValueError, match="come from the secret"):
             awsrefs_redis.asyncio.from_url(url, secret="x", resolver=resolver, **options)
+        with pytest.raises(ValueError, match="come from the secret"):
+            awsrefs_redis.asyncio.cluster_from_url(url, secret="x", resolver=resolver, **options)
 
 
 def test_login_follows_the_secret_user_and_keeps_no_password(aws, resolver, redis_server):
@@ -264,6 +268,96 @@ def test_cluster_client_follows_a_rotation(aws, resolver, redis_cluster):
         assert resolver.stats.total_calls - before == 2  # AWSCURRENT refreshed, AWSPENDING
         aws.move_stage(name, "AWSCURRENT", to_version=version)  # finishSecret
         assert client.get(keys[0]) == b"0"
+
+
+def test_asyncio_cluster_client_follows_a_rotation(aws, resolver, redis_cluster):
+    user = unique_name("app")
+    old, new = password("old"), password("new")
+    redis_cluster.set_user(user, old)
+    name = f"redis/{user}"
+    aws.put_secret(name, secret_value(user, old))
+    keys = [f"k{i}" for i in range(30)]  # spread over the three nodes' slots
+    seen = {}
+
+    async def go() -> None:
+        client = awsrefs_redis.asyncio.cluster_from_url(
+            redis_cluster.url, secret=name, resolver=resolver
+        )
+        try:
+            for i, key in enumerate(keys):
+                await client.set(key, i)
+            assert len({client.keyslot(k) * 3 // 16384 for k in keys}) == 3
+            nodes = client.get_nodes()
+            assert len(nodes) == 3
+            assert all(
+                issubclass(n.connection_class, awsrefs_redis.asyncio.Connection) for n in nodes
+            )
+            assert await client.execute_command("ACL WHOAMI") in (user, user.encode())
+            before = resolver.stats.total_calls
+            version = await asyncio.to_thread(
+                aws.put_secret_value, name, secret_value(user, new), stages=["AWSPENDING"]
+            )
+            await asyncio.to_thread(redis_cluster.set_user, user, new)  # only the new one
+            seen["killed"] = await asyncio.to_thread(redis_cluster.kill_user, user)
+            seen["values"] = [int(await client.get(key)) for key in keys]
+            seen["calls"] = resolver.stats.total_calls - before
+            await asyncio.to_thread(aws.move_stage, name, "AWSCURRENT", to_version=version)
+            seen["after"] = await client.get(keys[0])
+        finally:
+            await client.aclose()
+
+    asyncio.run(go())
+    assert seen["killed"] >= 3  # every node's connections log in again
+    assert seen["values"] == list(range(len(keys)))
+    assert seen["calls"] == 2  # AWSCURRENT refreshed, AWSPENDING
+    assert seen["after"] == b"0"
+
+
+def test_asyncio_cluster_refuses_a_client_it_cannot_rewire(resolver):
+    from awsrefs_redis._compat import set_cluster_connection_class
+
+    creds = RotatingCredentials("secretsmanager:x", resolver=resolver)
+    client = redis.asyncio.cluster.RedisCluster(host="127.0.0.1", port=closed_port())
+    # A class this redis-py picked that we have no twin for: never leave redis-py's in place.
+    with pytest.raises(RuntimeError, match="not supported"):
+        set_cluster_connection_class(client, {})
+    ours = awsrefs_redis.asyncio.bound_connection_class("redis://h:1", creds)
+    assert set_cluster_connection_class(client, {redis.asyncio.Connection: ours}) is ours
+    assert client.get_connection_kwargs()["connection_class"] is ours
+    assert all(n.connection_class is ours for n in client.nodes_manager.startup_nodes.values())
+
+
+@pytest.mark.parametrize("is_async", [False, True], ids=["sync", "asyncio"])
+def test_unix_socket_login(aws, resolver, tmp_path, is_async):
+    sock = tmp_path / "redis.sock"
+    user = unique_name("unix")
+    pw = password("unix")
+    name = f"redis/{user}"
+    aws.put_secret(name, secret_value(user, pw))
+    url = f"unix://{sock}"
+    with run_redis(f"unixsocket {sock}\nunixsocketperm 700\n") as server:
+        server.set_user(user, pw)
+        if not is_async:
+            client = awsrefs_redis.from_url(url, secret=name, resolver=resolver)
+            with contextlib.closing(client):
+                assert client.acl_whoami() in (user, user.encode())
+            return
+
+        async def whoami(**options):
+            client = awsrefs_redis.asyncio.from_url(url, secret=name, resolver=resolver, **options)
+            try:
+                cls = client.connection_pool.connection_class
+                assert cls is awsrefs_redis.asyncio.UnixDomainSocketConnection
+                assert client.single_connection_client == options.get(
+                    "single_connection_client", False
+                )
+                return await client.acl_whoami()
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(whoami()) in (user, user.encode())
+        # redis-py's from_url option for the client, not the pool, still reaches the client.
+        assert asyncio.run(whoami(single_connection_client=True)) in (user, user.encode())
 
 
 def test_redis_retry_options_still_apply_around_the_wrapper(resolver):

@@ -218,6 +218,11 @@ def cluster_from_url(
     Raises:
         ValueError: As for :func:`from_url`.
     """
-    check_options(url, redis_kwargs)
+    scheme = check_options(url, redis_kwargs)
     bound = bound_connection_class(url, rotating(secret, resolver))
+    # RedisCluster lays the URL's options over the keywords, and for rediss:// they name
+    # redis-py's own SSLConnection, which would replace ours and log in without the secret.
+    # Ours (an SSLConnection for rediss://) does the TLS; RedisCluster gets a redis:// URL.
+    if scheme == "rediss":
+        url = "redis://" + url.split("://", 1)[1]
     return redis.cluster.RedisCluster.from_url(url, connection_class=bound, **redis_kwargs)

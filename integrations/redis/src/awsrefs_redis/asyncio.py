@@ -6,7 +6,8 @@
 ... )
 
 The same rule as :func:`awsrefs_redis.from_url`; Secrets Manager is read in a worker thread,
-never on the event loop.
+never on the event loop. :func:`cluster_from_url` does the same for
+``redis.asyncio.cluster.RedisCluster``.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import redis.asyncio
+import redis.asyncio.cluster
 import redis.asyncio.connection
 
 from awsrefs import Resolver, SecretRef
 from awsrefs.rotation import Credentials, RotatingCredentials
+from awsrefs_redis._compat import set_cluster_connection_class
 from awsrefs_redis._login import (
     CREDENTIALS_KWARG,
     AsyncNoAuthRetry,
@@ -32,6 +35,8 @@ __all__ = [
     "Connection",
     "SSLConnection",
     "UnixDomainSocketConnection",
+    "bound_connection_class",
+    "cluster_from_url",
     "connection_class",
     "from_url",
 ]
@@ -47,8 +52,12 @@ _SPLIT_CONNECT = hasattr(redis.asyncio.connection.AbstractConnection, "connect_c
 class _RotatingLogin(_Base):
     """Logs in with the secret's credentials, following the rotation rule."""
 
+    #: Credentials of a class made by :func:`bound_connection_class` (cluster clients pass
+    #: only redis-py's own options to their nodes' connections).
+    _awsrefs_bound: RotatingCredentials | None = None
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        creds = kwargs.pop(CREDENTIALS_KWARG)
+        creds = kwargs.pop(CREDENTIALS_KWARG, self._awsrefs_bound)
         if not isinstance(creds, RotatingCredentials):
             raise TypeError(f"{CREDENTIALS_KWARG} must be RotatingCredentials")
         self._awsrefs_credentials = creds
@@ -148,5 +157,70 @@ def from_url(
     """
     scheme = check_options(url, redis_kwargs)
     creds = rotating(secret, resolver)
-    options: dict[str, Any] = {CREDENTIALS_KWARG: creds, **redis_kwargs}
-    return redis.asyncio.Redis.from_url(url, connection_class=_CLASSES[scheme], **options)
+    single = bool(redis_kwargs.pop("single_connection_client", False))
+    # The pool is built here as redis-py's ConnectionPool.from_url builds it (the URL's options
+    # win over the keywords) but always with our class: redis-py 5.0's asyncio from_url let
+    # the URL's scheme replace it (its own SSLConnection for rediss://, which cannot log in).
+    options: dict[str, Any] = {
+        **redis_kwargs,
+        **redis.asyncio.connection.parse_url(url),
+        "connection_class": _CLASSES[scheme],
+        CREDENTIALS_KWARG: creds,
+    }
+    pool = redis.asyncio.ConnectionPool(**options)
+    client = redis.asyncio.Redis(connection_pool=pool, single_connection_client=single)
+    client.auto_close_connection_pool = True  # the client owns its pool, as from_url's does
+    return client
+
+
+def bound_connection_class(url: str, credentials: RotatingCredentials) -> type[Any]:
+    """A subclass of :func:`connection_class` that carries ``credentials`` itself.
+
+    Args:
+        url: A redis-py URL (its scheme picks the base class).
+        credentials: The rotating credentials every connection of the class logs in with.
+
+    Returns:
+        The class.
+    """
+    return _bound(connection_class(url), credentials)
+
+
+def _bound(base: type[Any], credentials: RotatingCredentials) -> type[Any]:
+    return type(base.__name__, (base,), {"_awsrefs_bound": credentials})
+
+
+def cluster_from_url(
+    url: str,
+    secret: str | SecretRef | RotatingCredentials,
+    *,
+    resolver: Resolver | None = None,
+    **redis_kwargs: Any,
+) -> redis.asyncio.cluster.RedisCluster:
+    """A ``redis.asyncio.cluster.RedisCluster`` whose connections log in with rotating credentials.
+
+    The asyncio twin of :func:`awsrefs_redis.cluster_from_url`: every node's connections follow
+    the rule of :func:`from_url`, with one :class:`~awsrefs.rotation.RotatingCredentials` for
+    the whole cluster.
+
+    Args:
+        url: ``redis://host:port`` or ``rediss://...`` of one node, without user or password.
+        secret: As for :func:`from_url`.
+        resolver: As for :func:`from_url`.
+        **redis_kwargs: Passed to ``RedisCluster.from_url`` (``ssl_ca_certs``, ``retry``...).
+
+    Returns:
+        The cluster client.
+
+    Raises:
+        ValueError: As for :func:`from_url`.
+    """
+    check_options(url, redis_kwargs)
+    creds = rotating(secret, resolver)
+    client = redis.asyncio.cluster.RedisCluster.from_url(url, **redis_kwargs)
+    plain, tls = redis.asyncio.connection.Connection, redis.asyncio.connection.SSLConnection
+    # RedisCluster picks its class from ssl= (rediss:// sets it): ours follows the same pick.
+    set_cluster_connection_class(
+        client, {plain: _bound(Connection, creds), tls: _bound(SSLConnection, creds)}
+    )
+    return client
