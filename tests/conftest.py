@@ -64,13 +64,49 @@ def _matrix_starts_with_the_session(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("matrix_runs")
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The matrix tests run last: by then their cells, started with the session, are done."""
+def _runs_in_the_cells(item: pytest.Item) -> bool:
+    """A slow test of an integration: the cells run it from the wheels at both ends."""
+    integrations = matrix.ROOT / "integrations"
+    return item.get_closest_marker("slow") is not None and item.path.is_relative_to(integrations)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The matrix tests run last; the integrations' slow tests run in the cells only.
+
+    By the time the matrix tests run, their cells (started with the session) are done. The
+    cells run every test of the integrations, the slow ones included (generated projects,
+    rotations under load, a Celery worker), at the lowest and the newest end of the range:
+    running the slow ones a third time here, from the source tree with the locked versions
+    (which the newest cell is at least as new as), cost a third of a full run on two cores.
+    They stay when no cell can run (a Python is missing, no uv) or no matrix test is
+    selected (``pytest integrations`` runs them all).
+    """
     items.sort(key=_needs_matrix)  # stable: every other test keeps its place
+    cells_run = (
+        any(map(_needs_matrix, items))
+        and matrix.uv_command() is not None
+        and all(matrix.find_python(cell.python) for cell in matrix.cells())
+    )
+    if not cells_run:
+        return
+    in_cells = [item for item in items if _runs_in_the_cells(item)]
+    if in_cells:
+        items[:] = [item for item in items if not _runs_in_the_cells(item)]
+        config.hook.pytest_deselected(items=in_cells)
+        _IN_CELLS.extend(item.nodeid for item in in_cells)
+
+
+# The integrations' slow tests left to the matrix cells in this run (see above).
+_IN_CELLS: list[str] = []
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
     """The support matrix's table, when its cells ran (also written to .tmp/matrix.md)."""
+    if _IN_CELLS:
+        terminalreporter.write_line(
+            f"{len(_IN_CELLS)} slow tests of the integrations are run by the matrix cells only "
+            "(from the built wheels, lowest and newest), not from the source tree"
+        )
     if not matrix.COLLECTED:
         return
     order = [cell.name for cell in matrix.cells(include_middle=True)]

@@ -102,3 +102,12 @@ def test_oldest_and_newest_python_are_the_classifiers_ends():
     assert versions[0] == "3.10"
     assert [c.python for c in CELLS[:2]] == [versions[0], versions[-1]]
     assert [c.lowest for c in CELLS[:2]] == [True, False]
+
+
+def test_cells_run_every_integration_test_directory():
+    # The full run leaves the integrations' slow tests to the cells (tests/conftest.py): the
+    # cells must run every integration's tests, with no marker filter.
+    on_disk = {
+        str(path.relative_to(matrix.ROOT)) for path in matrix.ROOT.glob("integrations/*/tests")
+    }
+    assert on_disk == set(matrix.TEST_PATHS)

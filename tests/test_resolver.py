@@ -127,8 +127,9 @@ def test_pinned_versions_use_one_get_secret_value_each(aws, resolver):
 def test_version_id_and_label_selectors(aws, resolver):
     aws.put_parameter("/app/flag", "one", labels=["blue"])
     aws.client("ssm").put_parameter(Name="/app/flag", Value="two", Type="String", Overwrite=True)
-    aws.put_secret("app/tok", "first")
-    second = aws.put_secret_value("app/tok", "second")
+    # Secret values become canary secrets: not words a later report could contain.
+    aws.put_secret("app/tok", "first-Tq83")
+    second = aws.put_secret_value("app/tok", "second-Tq84")
     out = resolver.resolve(
         {
             "latest": "ssm:/app/flag",
@@ -142,8 +143,8 @@ def test_version_id_and_label_selectors(aws, resolver):
         "latest": "two",
         "v1": "one",
         "blue": "one",
-        "tok": "second",
-        "tok_by_id": "second",
+        "tok": "second-Tq84",
+        "tok_by_id": "second-Tq84",
     }
     # The same parameter at three selectors needs three calls (one name per call).
     assert resolver.stats.calls["ssm:GetParameters"] == 3

@@ -158,6 +158,25 @@ class Rotation:
     connects_in_window: int
 
 
+def probe_new_password(server, user: str, password: str, attempts: int = 20) -> None:
+    """Log in with the new password and PING, as testSecret does.
+
+    The workers' killer drops every connection of ``user`` every few milliseconds, this one's
+    too: a dropped connection is tried again, a refused login is not.
+    """
+    for attempt in range(attempts):
+        probe = redis.Redis(host=server.host, port=server.port, username=user, password=password)
+        try:
+            with contextlib.closing(probe):
+                probe.ping()
+            return
+        except redis.AuthenticationError:
+            raise
+        except redis.ConnectionError:
+            if attempt + 1 == attempts:
+                raise
+
+
 def rotate(aws, server, resolver, admin: Admin, name, user, new, old, *, keep_old: bool):
     """One rotation as AWS's ElastiCache user rotation function runs it."""
     before = resolver.stats.total_calls
@@ -172,9 +191,7 @@ def rotate(aws, server, resolver, admin: Admin, name, user, new, old, *, keep_ol
     while admin.connections() - connects < WORKERS and time.monotonic() < deadline:
         time.sleep(0.05)
     connects_in_window = admin.connections() - connects
-    probe = redis.Redis(host=server.host, port=server.port, username=user, password=new)
-    with contextlib.closing(probe):  # testSecret
-        probe.ping()
+    probe_new_password(server, user, new)  # testSecret
     aws.move_stage(name, "AWSCURRENT", to_version=version)  # finishSecret
     time.sleep(0.3)  # the workers reconnect after finishSecret too
     return Rotation(resolver.stats.total_calls - before, connects_in_window)
