@@ -158,6 +158,15 @@ class Rotation:
     connects_in_window: int
 
 
+def error_of(call):
+    """The error ``call()`` raises, caught here: the traceback starts in this frame."""
+    try:
+        call()
+    except Exception as exc:
+        return exc
+    raise AssertionError("no error")
+
+
 def probe_new_password(server, user: str, password: str, attempts: int = 20) -> None:
     """Log in with the new password and PING, as testSecret does.
 

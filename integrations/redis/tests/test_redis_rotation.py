@@ -35,6 +35,7 @@ from tests.support.canary import assert_no_secrets, assert_no_secrets_in_frames
 from tests.support.databases import unique_name
 from tests.support.redis_rotation import (
     WORKERS,
+    error_of,
     failed_logins,
     password,
     retry_options,
@@ -55,15 +56,6 @@ def resolver(aws):
     r = awsrefs.Resolver(endpoint_url=aws.endpoint_url, region_name=aws.region)
     yield r
     r.close()
-
-
-def error_of(call):
-    """The error ``call()`` raises, caught here: the traceback starts in this frame."""
-    try:
-        call()
-    except Exception as exc:
-        return exc
-    raise AssertionError("no error")
 
 
 SCENARIOS = {

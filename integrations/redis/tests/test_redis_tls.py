@@ -23,7 +23,7 @@ import awsrefs
 from awsrefs.rotation import RotatingCredentials, is_auth_failure
 from tests.support.canary import assert_no_secrets, assert_no_secrets_in_frames
 from tests.support.databases import unique_name
-from tests.support.redis_rotation import password, retry_options, secret_value
+from tests.support.redis_rotation import error_of, password, retry_options, secret_value
 
 
 @pytest.fixture
@@ -150,15 +150,6 @@ def test_tls_cluster_follows_a_rotation(aws, resolver, redis_tls_cluster, is_asy
             seen["calls"] = resolver.stats.total_calls - before
             aws.move_stage(name, "AWSCURRENT", to_version=version)
     assert seen == {"values": list(range(len(keys))), "calls": 2}
-
-
-def error_of(call):
-    """The error ``call()`` raises, caught here: the traceback starts in this frame."""
-    try:
-        call()
-    except Exception as exc:
-        return exc
-    raise AssertionError("no error")
 
 
 def check_certificate_error(error: BaseException, canary: str) -> None:
