@@ -98,20 +98,37 @@ class RedisServer:
 
 
 def make_tls_files(directory: Path, host: str = HOST) -> tuple[Path, Path, Path]:
-    """A throwaway CA and a server certificate for ``host``: (CA cert, cert, key) PEM files."""
+    """A throwaway CA and a server certificate for ``host``: (CA cert, cert, key) PEM files.
+
+    With the extensions Python 3.13's default context checks (``VERIFY_X509_STRICT``: key
+    identifiers, key usage), which a certificate without them fails there and only there.
+    """
     import datetime
     import ipaddress
 
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
     now = datetime.datetime.now(datetime.timezone.utc)
     start, end = now - datetime.timedelta(hours=1), now + datetime.timedelta(days=1)
 
     def name(common: str) -> x509.Name:
         return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common)])
+
+    def _key_usage(*, cert_sign: bool) -> x509.KeyUsage:
+        return x509.KeyUsage(
+            digital_signature=not cert_sign,
+            content_commitment=False,
+            key_encipherment=False,
+            data_encipherment=False,
+            key_agreement=False,
+            key_cert_sign=cert_sign,
+            crl_sign=cert_sign,
+            encipher_only=False,
+            decipher_only=False,
+        )
 
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca = (
@@ -123,6 +140,8 @@ def make_tls_files(directory: Path, host: str = HOST) -> tuple[Path, Path, Path]
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=True), critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), False)
         .sign(ca_key, hashes.SHA256())
     )
     key = ec.generate_private_key(ec.SECP256R1())
@@ -137,6 +156,13 @@ def make_tls_files(directory: Path, host: str = HOST) -> tuple[Path, Path, Path]
         .add_extension(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
             critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(_key_usage(cert_sign=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), False)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), False
         )
         .sign(ca_key, hashes.SHA256())
     )
