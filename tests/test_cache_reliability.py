@@ -264,7 +264,9 @@ def test_two_passes_against_an_unreachable_endpoint_spend_one_budget_and_say_so(
     attempts, calls = _counts_said(failure.reason)
     # The message counts what really happened: every attempt is one connection.
     assert attempts == after_first == first.stats.attempts["ssm:GetParameters"]
-    assert calls == first.stats.calls["ssm:GetParameters"] > 1  # the budget was spent
+    # The budget was spent: as many calls as fit in it (on a busy machine the first call,
+    # which also builds the client, can take all of it).
+    assert calls == first.stats.calls["ssm:GetParameters"] >= 1
     (fast,) = again.value.failures
     assert fast.kind is FailureKind.NETWORK
     assert _counts_said(fast.reason) == (1, 1)
@@ -296,5 +298,5 @@ def test_an_answer_ends_the_remembered_outage(aws):
         for r in (first, second, third):
             r.close()
     _, calls = _counts_said(caught.value.failures[0].reason)
-    assert calls == third.stats.calls["ssm:GetParameters"] > 1
-    assert "not retried" not in caught.value.failures[0].reason
+    assert calls == third.stats.calls["ssm:GetParameters"] >= 1  # as many as fit in 2 s
+    assert "not retried" not in caught.value.failures[0].reason  # a whole budget again
