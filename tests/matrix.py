@@ -116,10 +116,16 @@ def uv_command() -> list[str] | None:
     return [found] if found else None
 
 
+# The environment as the process started. The cells run in threads beside the rest of the
+# test session, whose tests change os.environ for a while (monkeypatch: AWSREFS_BACKEND=agent,
+# AWS_ENDPOINT_URL...): a cell must not start its processes with one test's environment.
+_START_ENV = dict(os.environ)
+
+
 def clean_env(**extra: str) -> dict[str, str]:
-    """This process's environment without the project's virtual environment in it."""
+    """The environment this process started with, without the project's virtual environment."""
     env = {
-        k: v for k, v in os.environ.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
+        k: v for k, v in _START_ENV.items() if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT")
     }
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env.update(extra)
@@ -168,10 +174,10 @@ def supported_pythons() -> list[str]:
 def find_python(version: str) -> Path | None:
     """An interpreter of ``version`` (``"3.12"``) on this machine, or None."""
     candidates: list[Path] = []
-    on_path = shutil.which(f"python{version}")
+    on_path = shutil.which(f"python{version}", path=_START_ENV.get("PATH"))
     if on_path:
         candidates.append(Path(on_path))
-    pyenv = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    pyenv = Path(_START_ENV.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
     patches = sorted(pyenv.glob(f"{version}.*/bin/python{version}"), reverse=True)
     candidates += [
         p for p in patches if re.fullmatch(rf"{re.escape(version)}\.\d+", p.parents[1].name)
@@ -186,6 +192,7 @@ def find_python(version: str) -> Path | None:
                 capture_output=True,
                 text=True,
                 timeout=30,
+                env=clean_env(),
             )
         except (OSError, subprocess.TimeoutExpired):
             continue
@@ -299,7 +306,7 @@ def run_cell(cell: Cell, uv: list[str], wheels: dict[str, Path], work: Path) -> 
         location = result.versions.pop("awsrefs-location")
         if not location.startswith(str(venv)):
             raise MatrixError(f"awsrefs imported from {location}, not from the cell's venv")
-        env = clean_env(PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+        env = clean_env(PATH=f"{venv / 'bin'}{os.pathsep}{_START_ENV.get('PATH', '')}")
         tests = subprocess.run(
             [
                 str(venv_python),

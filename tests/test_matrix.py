@@ -111,3 +111,13 @@ def test_cells_run_every_integration_test_directory():
         str(path.relative_to(matrix.ROOT)) for path in matrix.ROOT.glob("integrations/*/tests")
     }
     assert on_disk == set(matrix.TEST_PATHS)
+
+
+def test_cells_get_the_environment_the_session_started_with(monkeypatch):
+    # Cells run beside tests that change os.environ for a while: none of that reaches them.
+    monkeypatch.setenv("AWSREFS_BACKEND", "agent")
+    monkeypatch.setenv("PATH", "/nowhere")
+    env = matrix.clean_env(EXTRA="1")
+    assert "AWSREFS_BACKEND" not in env
+    assert env["PATH"] != "/nowhere"
+    assert env["EXTRA"] == "1"
