@@ -162,8 +162,10 @@ def test_total_failure_spends_the_budget_then_stops_with_a_clear_error(aws, cana
     assert f"{len(settings)} references could not be resolved" in text
     assert "could not reach ssm in us-east-1" in text or "ssm in us-east-1 answered HTTP" in text
     assert canary not in text
-    # Retried within the budget, not once per botocore call only.
-    assert r.stats.calls["ssm:GetParameters"] > 3
+    # Every call spent botocore's attempts; how many calls fit in the budget depends on how
+    # fast this machine is (the retry arithmetic is checked on a fake clock above).
+    assert r.stats.attempts["ssm:GetParameters"] >= attempts * r.stats.calls["ssm:GetParameters"]
+    assert r.stats.calls["ssm:GetParameters"] >= 1
 
 
 def test_throttled_fleet_member_waits_within_its_budget_instead_of_failing(aws):
