@@ -100,9 +100,7 @@ def test_readers_of_an_expired_value_wait_for_the_refresh_and_share_a_transient_
             endpoint_url=proxy.url,
             region_name=aws.region,
             ttl=TTL,
-            max_attempts=1,
-            connect_timeout=0.5,
-            read_timeout=0.5,
+            max_attempts=1,  # no timeouts are injected: the client's default timeouts
         )
         assert r.get("ssm:/app/x") == "old-value-5e1d"
         proxy.configure(error_rate=1.0, error_status=(503,))
