@@ -38,6 +38,7 @@ __all__ = [
     "RedisCluster",
     "RedisServer",
     "make_tls_files",
+    "no_retry",
     "redis_cluster",
     "redis_server",
     "redis_tls_cluster",
@@ -69,14 +70,18 @@ class RedisServer:
         scheme = "redis" if self.ca_file is None else "rediss"
         return f"{scheme}://{self.host}:{self.port}/0"
 
-    def admin(self) -> Any:
-        """A ``redis.Redis`` logged in as ``default`` (closed by the caller)."""
+    def admin(self, **options: Any) -> Any:
+        """A ``redis.Redis`` logged in as ``default`` (closed by the caller).
+
+        Args:
+            **options: More ``redis.Redis`` arguments (``retry=`` for :func:`no_retry`).
+        """
         import redis
 
         tls = {} if self.ca_file is None else {"ssl": True, "ssl_ca_certs": self.ca_file}
         return redis.Redis(
             host=self.host, port=self.port, password=self.admin_password, socket_timeout=10,
-            **tls,
+            **tls, **options,
         )  # fmt: skip
 
     def set_user(self, name: str, *passwords: str) -> None:
@@ -245,11 +250,24 @@ def run_redis(
         # Authentication must really be enforced, or rotation tests prove nothing.
         tls_options = {} if ca_file is None else {"ssl": True, "ssl_ca_certs": ca_file}
         probe = redis.Redis(
-            host=HOST, port=port, password=password + "x", socket_timeout=5, **tls_options
-        )
+            host=HOST, port=port, password=password + "x", socket_timeout=5, retry=no_retry(),
+            **tls_options,
+        )  # fmt: skip
         with contextlib.closing(probe), pytest.raises(redis.AuthenticationError):
             probe.ping()
         yield server
+
+
+def no_retry() -> Any:
+    """A redis-py ``Retry`` that never retries.
+
+    redis-py (6 and later) retries connection errors, a refused login among them, three
+    times with backoff of up to seconds: a probe that expects the error would wait it out.
+    """
+    from redis.backoff import NoBackoff
+    from redis.retry import Retry
+
+    return Retry(NoBackoff(), 0)
 
 
 @contextlib.contextmanager
@@ -267,7 +285,7 @@ def _wait(server: RedisServer, proc: subprocess.Popen[bytes], redis: Any) -> boo
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline and proc.poll() is None:
         try:
-            with contextlib.closing(server.admin()) as admin:
+            with contextlib.closing(server.admin(retry=no_retry())) as admin:
                 admin.ping()
         except redis.ConnectionError:
             time.sleep(0.05)

@@ -42,7 +42,7 @@ from tests.support.redis_rotation import (
     run_scenario,
     secret_value,
 )
-from tests.support.redis_server import run_redis
+from tests.support.redis_server import no_retry, run_redis
 
 
 def closed_port() -> int:
@@ -223,11 +223,12 @@ def test_login_follows_the_secret_user_and_keeps_no_password(aws, resolver, redi
 
 
 def test_is_auth_failure_classifies_real_redis_errors(redis_server):
-    wrong = redis.Redis(host=redis_server.host, port=redis_server.port, password="nope")
+    once = no_retry()  # a refused login is expected: don't wait out redis-py's backoff
+    wrong = redis.Redis(host=redis_server.host, port=redis_server.port, password="nope", retry=once)
     with contextlib.closing(wrong), pytest.raises(redis.AuthenticationError) as refused:
         wrong.ping()
     assert is_auth_failure(refused.value)  # WRONGPASS
-    anonymous = redis.Redis(host=redis_server.host, port=redis_server.port)
+    anonymous = redis.Redis(host=redis_server.host, port=redis_server.port, retry=once)
     with contextlib.closing(anonymous), pytest.raises(redis.AuthenticationError) as noauth:
         anonymous.ping()
     assert is_auth_failure(noauth.value)  # NOAUTH
