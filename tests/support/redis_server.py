@@ -22,8 +22,10 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import os
+import random
 import secrets
 import shutil
+import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -193,13 +195,18 @@ def make_tls_files(directory: Path, host: str = HOST) -> tuple[Path, Path, Path]
 
 @contextlib.contextmanager
 def run_redis(
-    extra_conf: str = "", *, tls: bool = False, tls_files: tuple[Path, Path, Path] | None = None
+    extra_conf: str = "",
+    *,
+    tls: bool = False,
+    tls_files: tuple[Path, Path, Path] | None = None,
+    cluster: bool = False,
 ) -> Iterator[RedisServer]:
     """Start a throwaway redis-server; stop it and remove its directory on exit.
 
     With ``tls``, it listens over TLS only, with a certificate for 127.0.0.1 signed by a
     throwaway CA (``RedisServer.ca_file``): ``tls_files`` from :func:`make_tls_files`, or
-    new ones.
+    new ones. With ``cluster``, it is a cluster node (its cluster bus over TLS too, with
+    ``tls``) on a port whose bus port, 10000 higher, is free as well.
     """
     binary = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin")
     if binary is None:
@@ -221,8 +228,12 @@ def run_redis(
                 f"tls-cert-file {cert}\ntls-key-file {key}\ntls-ca-cert-file {ca}\n"
                 "tls-auth-clients no\n"
             )
+        if cluster:
+            extra_conf += "cluster-enabled yes\ncluster-config-file nodes.conf\n"
+            extra_conf += "tls-cluster yes\n" if tls else ""
         for attempt in range(PORT_ATTEMPTS):
-            port = _free_port()
+            port = _cluster_node_port() if cluster else _free_port()
+            (tmp / "nodes.conf").unlink(missing_ok=True)  # a failed attempt's node identity
             listen = f"port 0\ntls-port {port}" if tls else f"port {port}"
             # The password goes through a config file, not argv (visible in ps).
             conf = tmp / "redis.conf"
@@ -256,6 +267,35 @@ def run_redis(
         with contextlib.closing(probe), pytest.raises(redis.AuthenticationError):
             probe.ping()
         yield server
+
+
+# Not the `random` module's stream: pytest-randomly reseeds it for every test, and the
+# matrix cells running beside the suite would draw the same ports at the same moments.
+_PORTS = random.SystemRandom()
+
+
+def _cluster_node_port() -> int:
+    """A free port whose cluster bus port (10000 higher) is free too, below the ephemeral range.
+
+    Not ``_free_port()``: the kernel hands out ephemeral ports (32768-60999 here) in runs, and a
+    node refuses a port above 55535, whose bus port would not exist; three attempts in a row once
+    drew one. Ports 20000-22767 put the bus at 30000-32767, where no outgoing connection's port
+    can take it either.
+    """
+    for _ in range(200):
+        port = _PORTS.randint(20000, 22767)
+        if all(_can_bind(p) for p in (port, port + 10000)):
+            return port
+    pytest.fail("no free port pair for a Redis Cluster node in 20000-32767", pytrace=False)
+
+
+def _can_bind(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
 
 
 def no_retry() -> Any:
@@ -348,15 +388,14 @@ def run_redis_cluster(size: int = 3, *, tls: bool = False) -> Iterator[RedisClus
     if cli is None:
         _unavailable("redis-cli not found: install the 'redis-server' package (redis-tools)")
     with contextlib.ExitStack() as stack:
-        conf = "cluster-enabled yes\ncluster-config-file nodes.conf\n"
         tls_files = None
         tls_args: list[str] = []
         if tls:
             tls_files = make_tls_files(Path(stack.enter_context(_tmpdir())))
-            conf += "tls-cluster yes\n"
             tls_args = ["--tls", "--cacert", str(tls_files[0])]
         nodes = tuple(
-            stack.enter_context(run_redis(conf, tls=tls, tls_files=tls_files)) for _ in range(size)
+            stack.enter_context(run_redis(tls=tls, tls_files=tls_files, cluster=True))
+            for _ in range(size)
         )
         env = {**os.environ, "REDISCLI_AUTH": nodes[0].admin_password}
         # Every node gets the first one's admin password, for redis-cli.
