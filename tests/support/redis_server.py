@@ -301,8 +301,9 @@ def _can_bind(port: int) -> bool:
 def no_retry() -> Any:
     """A redis-py ``Retry`` that never retries.
 
-    redis-py (6 and later) retries connection errors, a refused login among them, three
-    times with backoff of up to seconds: a probe that expects the error would wait it out.
+    redis-py retries connection errors by default, a refused login among them (6.x: 3
+    times after 1, 2 and 4 s, jittered; 8.x: 10 times, up to 1 s apart): a probe that
+    expects the error would wait that out.
     """
     from redis.backoff import NoBackoff
     from redis.retry import Retry
